@@ -1,0 +1,145 @@
+package build
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// isArchive reports whether a local ADD source is a tar archive, possibly
+// compressed, which ADD unpacks instead of copying.
+func isArchive(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	r, err := decompress(bufio.NewReader(f))
+	if err != nil {
+		return false
+	}
+	_, err = tar.NewReader(r).Next()
+	return err == nil
+}
+
+// decompress detects gzip, bzip2, xz and zstd by their magic numbers; other
+// input is returned as is. Everything happens in process: no tool from the
+// image or the host is run.
+func decompress(br *bufio.Reader) (io.Reader, error) {
+	magic, _ := br.Peek(6)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		return gzip.NewReader(br)
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return bzip2.NewReader(br), nil
+	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return xz.NewReader(br)
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		d, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	}
+	return br, nil
+}
+
+// extractArchive unpacks a local archive into dir (a host path inside the
+// step's root), every name confined to dir.
+func extractArchive(src, dir string, cp *copier) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("opening archive %s: %w", cp.rel(src), err)
+	}
+	defer f.Close()
+	r, err := decompress(bufio.NewReader(f))
+	if err != nil {
+		return fmt.Errorf("decompressing %s: %w", cp.rel(src), err)
+	}
+	sub := &copier{root: dir, srcRoot: cp.srcRoot, uid: cp.uid, gid: cp.gid, chown: cp.chown}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading archive %s: %w", cp.rel(src), err)
+		}
+		if err := sub.extractEntry(tr, h); err != nil {
+			return fmt.Errorf("unpacking %s from %s: %w", h.Name, cp.rel(src), err)
+		}
+	}
+}
+
+func (cp *copier) extractEntry(r io.Reader, h *tar.Header) error {
+	name := path.Clean("/" + h.Name)
+	if name == "/" {
+		return nil
+	}
+	parent, err := cp.mkdirAll(path.Dir(name), false)
+	if err != nil {
+		return err
+	}
+	full := filepath.Join(parent, path.Base(name))
+	switch h.Typeflag {
+	case tar.TypeDir:
+		if fi, err := os.Lstat(full); err != nil || !fi.IsDir() {
+			removeNonDir(full)
+			if err := os.Mkdir(full, 0o755); err != nil {
+				return err
+			}
+		}
+	case tar.TypeReg:
+		removeNonDir(full)
+		out, err := os.OpenFile(full, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		_, cerr := io.Copy(out, r)
+		if err := errors.Join(cerr, out.Close()); err != nil {
+			return err
+		}
+	case tar.TypeSymlink:
+		removeNonDir(full)
+		if err := os.Symlink(h.Linkname, full); err != nil {
+			return err
+		}
+	case tar.TypeLink:
+		target, err := cp.resolve(path.Clean("/" + h.Linkname))
+		if err != nil {
+			return err
+		}
+		removeNonDir(full)
+		if err := os.Link(target, full); err != nil {
+			return err
+		}
+		return nil
+	default:
+		return nil
+	}
+	uid, gid := h.Uid, h.Gid
+	if cp.chown {
+		uid, gid = cp.uid, cp.gid
+	}
+	if err := os.Lchown(full, uid, gid); err != nil {
+		return fmt.Errorf("changing owner: %w", err)
+	}
+	if h.Typeflag != tar.TypeSymlink {
+		if err := os.Chmod(full, h.FileInfo().Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+			return err
+		}
+	}
+	return keepTimes(full, h.FileInfo())
+}

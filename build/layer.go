@@ -1,0 +1,134 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	digest "github.com/opencontainers/go-digest"
+
+	instr "github.com/kiln-build/kiln/build/instructions"
+	"github.com/kiln-build/kiln/overlay"
+	"github.com/kiln-build/kiln/storage"
+)
+
+// workspace is the mounted root a layer step changes.
+type workspace struct {
+	root string
+}
+
+// layerStep runs a step that may change files: it reuses the cached layer
+// for key when there is one, and otherwise runs change over a work layer
+// and stores what changed as a new layer.
+func (b *Builder) layerStep(ctx context.Context, s *stage, cmd instructions.Command, key digest.Digest, change func(*workspace) error) error {
+	if !b.opts.NoCache {
+		e, err := b.cache.get(key)
+		if err != nil {
+			return err
+		}
+		if e != nil && b.layerUsable(e.Layer) {
+			b.printf("--> Using cache %s\n", key.Encoded()[:12])
+			return b.advance(s, cmd, key, *e)
+		}
+	}
+	layer, err := b.snapshot(ctx, s.top, change)
+	if err != nil {
+		return err
+	}
+	e := cacheEntry{Layer: layer, Created: b.now()}
+	if err := b.cache.put(key, e); err != nil {
+		return err
+	}
+	return b.advance(s, cmd, key, e)
+}
+
+// layerUsable reports whether a cached layer still exists in the store.
+func (b *Builder) layerUsable(id string) bool {
+	if id == "" {
+		return true
+	}
+	_, err := b.store.LookupLayer(id)
+	return err == nil
+}
+
+// advance moves the stage onto a step's result.
+func (b *Builder) advance(s *stage, cmd instructions.Command, key digest.Digest, e cacheEntry) error {
+	created := e.Created
+	h := storage.History{Created: &created, CreatedBy: instr.CreatedBy(cmd, s.img.Config.Shell),
+		Comment: "buildkit.dockerfile.v0", EmptyLayer: e.Layer == ""}
+	if e.Layer != "" {
+		l, err := b.store.LookupLayer(e.Layer)
+		if err != nil {
+			return err
+		}
+		s.top = l.ID
+		s.img.RootFS.DiffIDs = append(s.img.RootFS.DiffIDs, l.DiffID)
+	}
+	s.img.History = append(s.img.History, h)
+	s.key = key
+	return nil
+}
+
+// snapshot runs change over a fresh work layer on parent and returns the id
+// of the layer holding what it changed, or "" when it changed nothing.
+func (b *Builder) snapshot(ctx context.Context, parent string, change func(*workspace) error) (id string, err error) {
+	w, err := b.store.NewWorkLayer(parent)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if rerr := b.store.ReleaseWorkLayer(w); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	if err := change(&workspace{root: w.Merged}); err != nil {
+		return "", err
+	}
+	if w.Upper == "" {
+		rc, err := b.store.DiffWork(w)
+		if err != nil {
+			return "", err
+		}
+		defer rc.Close()
+		l, err := b.store.PutLayer(ctx, parent, rc)
+		if err != nil {
+			return "", err
+		}
+		return l.ID, nil
+	}
+	if empty, err := dirEmpty(w.Upper); err != nil || empty {
+		return "", err
+	}
+	return b.putUpper(ctx, parent, w.Upper)
+}
+
+// putUpper streams the tar of an upper directory into a new stored layer.
+func (b *Builder) putUpper(ctx context.Context, parent, upper string) (string, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := overlay.Diff(ctx, upper, pw, overlay.DiffOptions{SourceDateEpoch: b.opts.Timestamp})
+		pw.CloseWithError(err)
+	}()
+	l, err := b.store.PutLayer(ctx, parent, pr)
+	pr.CloseWithError(errors.New("layer store stopped reading"))
+	if err != nil {
+		return "", fmt.Errorf("snapshotting changes: %w", err)
+	}
+	return l.ID, nil
+}
+
+func dirEmpty(dir string) (bool, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err == io.EOF {
+		return true, nil
+	}
+	return len(names) == 0, err
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kiln-build/kiln/build"
+	"github.com/kiln-build/kiln/exec"
+	"github.com/kiln-build/kiln/storage"
+)
+
+func init() { register(newBuildCmd) }
+
+type buildFlags struct {
+	tags, buildArgs, buildArgFiles, labels, annotations []string
+	file, target, pull, iidfile, format, network       string
+	ignoreFile, timestamp, sourceDateEpoch, platform    string
+	noCache, quiet, squash, layers                      bool
+	sys                                                 sysFlags
+}
+
+func newBuildCmd(g *globals) *cobra.Command {
+	var f buildFlags
+	cmd := &cobra.Command{
+		Use:     "build [flags] [CONTEXT]",
+		Aliases: []string{"bud"},
+		Short:   "Build an image from a Dockerfile or Containerfile",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			contextDir := "."
+			if len(args) == 1 {
+				contextDir = args[0]
+			}
+			return runBuild(cmd, g, &f, contextDir)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "name the image (repeatable; a transport prefix writes there)")
+	fl.StringVarP(&f.file, "file", "f", "", "Dockerfile path (- for stdin; default CONTEXT/Containerfile or Dockerfile)")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "build-time variable KEY=VALUE (repeatable)")
+	fl.StringArrayVar(&f.buildArgFiles, "build-arg-file", nil, "file of KEY=VALUE build-time variables")
+	fl.StringVar(&f.target, "target", "", "stage to build")
+	fl.StringArrayVar(&f.labels, "label", nil, "label KEY=VALUE for the image (repeatable)")
+	fl.StringArrayVar(&f.annotations, "annotation", nil, "manifest annotation KEY=VALUE (repeatable)")
+	fl.BoolVar(&f.layers, "layers", true, "cache intermediate layers")
+	fl.BoolVar(&f.noCache, "no-cache", false, "do not use cached steps")
+	fl.StringVar(&f.pull, "pull", "missing", "pull policy for base images: always, missing, never, newer")
+	fl.Lookup("pull").NoOptDefVal = "always"
+	fl.StringVar(&f.iidfile, "iidfile", "", "write the image id to this file")
+	fl.StringVar(&f.format, "format", "oci", "manifest format: oci or docker")
+	fl.StringVar(&f.network, "network", "", "network for RUN steps: host (default) or none")
+	fl.StringVar(&f.ignoreFile, "ignorefile", "", "ignore file instead of CONTEXT/.containerignore or .dockerignore")
+	fl.StringVar(&f.timestamp, "timestamp", "", "seconds since the epoch for every created time and file time")
+	fl.StringVar(&f.sourceDateEpoch, "source-date-epoch", "", "like --timestamp (default $SOURCE_DATE_EPOCH)")
+	fl.StringVar(&f.platform, "platform", "", "target platform OS/ARCH[/VARIANT]")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image id")
+	fl.BoolVar(&f.squash, "squash", false, "squash the layers the build adds into one")
+	f.sys.add(fl)
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) error {
+	opts := build.Options{ContextDir: contextDir, Tags: f.tags, Target: f.target, Pull: f.pull,
+		NoCache: f.noCache || !f.layers, Quiet: f.quiet, Squash: f.squash, IgnoreFile: f.ignoreFile,
+		Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()}
+	if f.quiet {
+		opts.Out, opts.Err = io.Discard, cmd.ErrOrStderr()
+	}
+	var err error
+	if opts.Dockerfile, opts.Name, err = readDockerfile(cmd, contextDir, f.file); err != nil {
+		return err
+	}
+	switch f.format {
+	case "oci", "":
+		opts.Format = storage.FormatOCI
+	case "docker":
+		opts.Format = storage.FormatDocker
+	default:
+		return fmt.Errorf("--format %q: want oci or docker", f.format)
+	}
+	switch f.network {
+	case "", "default", "host":
+		opts.Network = exec.NetworkHost
+	case "none", "private":
+		opts.Network = exec.NetworkNone
+	default:
+		return fmt.Errorf("--network %q: want host or none", f.network)
+	}
+	if opts.BuildArgs, err = parseBuildArgs(f.buildArgs, f.buildArgFiles); err != nil {
+		return err
+	}
+	if opts.Labels, err = keyValues("--label", f.labels); err != nil {
+		return err
+	}
+	if opts.Annotations, err = keyValues("--annotation", f.annotations); err != nil {
+		return err
+	}
+	if opts.Timestamp, err = buildTimestamp(f); err != nil {
+		return err
+	}
+	if f.platform != "" {
+		parts := strings.Split(f.platform, "/")
+		if len(parts) < 2 || len(parts) > 3 {
+			return fmt.Errorf("--platform %q: want OS/ARCH[/VARIANT]", f.platform)
+		}
+		opts.OS, opts.Arch = parts[0], parts[1]
+		if len(parts) == 3 {
+			opts.Variant = parts[2]
+		}
+	}
+	if opts.Sys, err = f.sys.options(); err != nil {
+		return err
+	}
+	store, err := g.openStore(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	res, err := build.Build(cmd.Context(), store, exec.Sandbox{}, opts)
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return &exitCodeError{code: ee.Code, err: err}
+		}
+		return err
+	}
+	if f.iidfile != "" {
+		if err := os.WriteFile(f.iidfile, []byte("sha256:"+res.ImageID), 0o644); err != nil {
+			return fmt.Errorf("writing --iidfile: %w", err)
+		}
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), res.ImageID)
+	return nil
+}
+
+// readDockerfile reads -f (or stdin for "-"), defaulting to Containerfile
+// then Dockerfile in the context.
+func readDockerfile(cmd *cobra.Command, contextDir, file string) ([]byte, string, error) {
+	if file == "-" {
+		b, err := io.ReadAll(cmd.InOrStdin())
+		if err != nil {
+			return nil, "", fmt.Errorf("reading Dockerfile from stdin: %w", err)
+		}
+		return b, "Dockerfile", nil
+	}
+	candidates := []string{file}
+	if file == "" {
+		candidates = []string{filepath.Join(contextDir, "Containerfile"), filepath.Join(contextDir, "Dockerfile")}
+	}
+	var firstErr error
+	for _, c := range candidates {
+		b, err := os.ReadFile(c)
+		if err == nil {
+			return b, filepath.Base(c), nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if file == "" {
+		return nil, "", fmt.Errorf("no Containerfile or Dockerfile in %s: %w", contextDir, firstErr)
+	}
+	return nil, "", fmt.Errorf("reading Dockerfile: %w", firstErr)
+}
+
+func parseBuildArgs(args, files []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, name := range files {
+		fh, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("reading --build-arg-file: %w", err)
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			args = append([]string{line}, args...)
+		}
+		fh.Close()
+	}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			// docker takes a bare name from the environment.
+			if v, ok = os.LookupEnv(k); !ok {
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func keyValues(flag string, kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func buildTimestamp(f *buildFlags) (*time.Time, error) {
+	val, flag := f.timestamp, "--timestamp"
+	if val == "" {
+		val, flag = f.sourceDateEpoch, "--source-date-epoch"
+	}
+	if val == "" {
+		val, flag = os.Getenv("SOURCE_DATE_EPOCH"), "SOURCE_DATE_EPOCH"
+	}
+	if val == "" {
+		return nil, nil
+	}
+	secs, err := strconv.ParseInt(val, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: want seconds since the epoch", flag, val)
+	}
+	t := time.Unix(secs, 0).UTC()
+	return &t, nil
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildDir writes a context directory holding files (name → content) and
+// returns its path.
+func buildDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// exportFile returns the content of one file of an image's filesystem.
+func exportFile(t *testing.T, s store, image, name string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "fs.tar")
+	s.mustKiln(t, "export", "-o", out, image)
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(bufio.NewReader(f))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			t.Fatalf("%s has no %s", image, name)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimPrefix(h.Name, "./") == name {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+	}
+}
+
+func TestE2EBuildBasic(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	dir := buildDir(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN echo hello > /hello && mkdir -p /data && chown 1000:1000 /data\nCOPY greeting.txt /etc/\nCMD [\"cat\", \"/hello\"]\n",
+		"greeting.txt": "hi from the context\n",
+	})
+	r := mustKiln(t, "build", "-t", "e2e-basic:v1", dir)
+	if !strings.Contains(r.stdout, "STEP 2/4: RUN echo hello") {
+		t.Errorf("build output lacks the RUN step line:\n%s", r.stdout)
+	}
+	if got := exportFile(t, e2e.store, "e2e-basic:v1", "hello"); got != "hello\n" {
+		t.Errorf("/hello = %q, want %q", got, "hello\n")
+	}
+	if got := exportFile(t, e2e.store, "e2e-basic:v1", "etc/greeting.txt"); got != "hi from the context\n" {
+		t.Errorf("/etc/greeting.txt = %q", got)
+	}
+	img := e2e.store.inspect(t, "e2e-basic:v1")
+	if cmd := jsonOf(field(img, "Config", "Cmd")); cmd != `["cat","/hello"]` {
+		t.Errorf("Config.Cmd = %s", cmd)
+	}
+	// The sandbox's mount points must not leak into the layer.
+	r = mustKiln(t, "history", "--format", "json", "e2e-basic:v1")
+	id1 := e2e.store.imageID(t, "e2e-basic:v1")
+
+	// A rebuild reuses every step and gives the same image id.
+	r = mustKiln(t, "build", "-t", "e2e-basic:v2", dir)
+	if n := strings.Count(r.stdout, "Using cache"); n != 2 {
+		t.Errorf("rebuild used the cache %d times, want 2:\n%s", n, r.stdout)
+	}
+	if id2 := e2e.store.imageID(t, "e2e-basic:v2"); id2 != id1 {
+		t.Errorf("rebuild gave image %s, want %s", id2, id1)
+	}
+	// Touching a copied file without changing it keeps the cache.
+	now := filepath.Join(dir, "greeting.txt")
+	if err := exec.Command("touch", now).Run(); err != nil {
+		t.Fatal(err)
+	}
+	r = mustKiln(t, "build", "-t", "e2e-basic:v3", dir)
+	if id3 := e2e.store.imageID(t, "e2e-basic:v3"); id3 != id1 {
+		t.Errorf("build after touch gave image %s, want %s", id3, id1)
+	}
+	// Changing one byte rebuilds from the COPY on.
+	if err := os.WriteFile(now, []byte("hi from the context!\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = mustKiln(t, "build", "-t", "e2e-basic:v4", dir)
+	if n := strings.Count(r.stdout, "Using cache"); n != 1 {
+		t.Errorf("build after a change used the cache %d times, want 1 (the RUN):\n%s", n, r.stdout)
+	}
+	if got := exportFile(t, e2e.store, "e2e-basic:v4", "etc/greeting.txt"); got != "hi from the context!\n" {
+		t.Errorf("/etc/greeting.txt after change = %q", got)
+	}
+}
+
+func TestE2EBuildFailingRun(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	s := newStore(t)
+	s.mustKiln(t, "load", "-i", savedBase(t))
+	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN true\nRUN exit 7\n"})
+	r := s.kiln(t, "build", "-t", "e2e-fail", dir)
+	if r.code != 7 {
+		t.Errorf("exit status %d, want 7 (the RUN's)\nstderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"Dockerfile:3", "RUN exit 7", "exit status 7"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("error lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if r := s.kiln(t, "inspect", "e2e-fail"); r.code == 0 {
+		t.Errorf("a failed build tagged e2e-fail")
+	}
+	if m := mountsUnder(filepath.Dir(s.root)); len(m) > 0 {
+		t.Errorf("failed build left mounts: %v", m)
+	}
+	s.mustKiln(t, "images")
+}
+
+func TestE2EBuildBadDockerfile(t *testing.T) {
+	e2eTest(t)
+	cases := map[string]struct{ dockerfile, want string }{
+		"unknown":   {"FROM busybox\nFOOBAR x\n", "Dockerfile:2"},
+		"heredoc":   {"FROM busybox\nRUN <<EOF\necho hi\n", "Dockerfile"},
+		"outside":   {"FROM scratch\nCOPY ../etc/passwd /x\n", "Dockerfile:2"},
+		"no from":   {"RUN true\n", "Dockerfile:1"},
+		"bad chmod": {"FROM scratch\nCOPY --chmod=99z a /a\n", "Dockerfile:2"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := buildDir(t, map[string]string{"Dockerfile": c.dockerfile, "a": "a"})
+			r := kiln(t, "build", dir)
+			if r.code == 0 {
+				t.Fatalf("build of a bad Dockerfile succeeded")
+			}
+			if !strings.Contains(r.stderr, c.want) || strings.Contains(r.stderr, "panic") {
+				t.Errorf("stderr lacks %q:\n%s", c.want, r.stderr)
+			}
+		})
+	}
+}
+
+func TestE2EBuildReproducible(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	saved := savedBase(t)
+	dir := buildDir(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN echo x > /x && touch /y\nCOPY a /a\nENV A=b\n",
+		"a":          "a\n",
+	})
+	var digests []string
+	for i := 0; i < 2; i++ {
+		s := newStore(t)
+		s.mustKiln(t, "load", "-i", saved)
+		s.mustKiln(t, "build", "--timestamp", "1700000000", "-t", "repro", dir)
+		digests = append(digests, s.imageID(t, "repro"))
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("two builds with a fixed timestamp gave %s and %s", digests[0], digests[1])
+	}
+}
+
+func TestE2EBuildOwnership(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	dir := buildDir(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN mkdir /o && touch /o/a && chown 1000:1000 /o/a\nUSER 1000\nRUN touch /tmp/b\nUSER 0\nCOPY --chown=1000:1000 c /c\n",
+		"c":          "c",
+	})
+	mustKiln(t, "build", "-t", "e2e-owners", dir)
+	out := filepath.Join(t.TempDir(), "fs.tar")
+	mustKiln(t, "export", "-o", out, "e2e-owners")
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := listing(t, f)
+	for _, name := range []string{"o/a", "tmp/b", "c"} {
+		if e, ok := got[name]; !ok || !strings.Contains(e, " 1000:1000 ") {
+			t.Errorf("%s: %q, want owner 1000:1000", name, e)
+		}
+	}
+}
+
+// savedBase saves the busybox base once so tests with their own store can
+// load it.
+func savedBase(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(e2e.tmp, "busybox-saved.tar")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	tmp := p + ".tmp-" + strings.ReplaceAll(t.Name(), "/", "-")
+	mustKiln(t, "save", "-o", tmp, baseName)
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,175 @@
+package exec
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Stdio are a step's standard streams; nil means /dev/null.
+type Stdio struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Runner runs the process of spec and returns once it has exited. A process
+// that exits non-zero or dies by a signal yields an *ExitError.
+type Runner interface {
+	Run(ctx context.Context, spec *specs.Spec, stdio Stdio) error
+}
+
+// ExitError reports a step's process that did not exit with status 0.
+type ExitError struct {
+	Code   int
+	Signal syscall.Signal
+}
+
+func (e *ExitError) Error() string {
+	if e.Signal != 0 {
+		return fmt.Sprintf("killed by signal %d (%s)", int(e.Signal), e.Signal)
+	}
+	return fmt.Sprintf("exit status %d", e.Code)
+}
+
+// initEnv marks a re-executed kiln as a sandbox init; its value is the fd
+// the spec is read from.
+const initEnv = "_KILN_SANDBOX_INIT"
+
+// Sandbox is kiln's built-in Runner.
+type Sandbox struct{}
+
+// Run starts the sandbox init in fresh namespaces and waits for it.
+func (Sandbox) Run(ctx context.Context, spec *specs.Spec, stdio Stdio) error {
+	if spec.Process == nil || spec.Root == nil || len(spec.Process.Args) == 0 {
+		return fmt.Errorf("sandbox spec needs a process and a root")
+	}
+	payload, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("encoding sandbox spec: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("creating spec pipe: %w", err)
+	}
+	defer r.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding kiln binary: %w", err)
+	}
+	cmd := osexec.Command(self)
+	cmd.Args = []string{"kiln-init"}
+	// The init reads only the spec; the builder's environment never reaches
+	// the step.
+	cmd.Env = []string{initEnv + "=3"}
+	sr, sw, err := os.Pipe()
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("creating status pipe: %w", err)
+	}
+	defer sr.Close()
+	cmd.ExtraFiles = []*os.File{r, sw}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	attr, err := sysProcAttr(spec)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	cmd.SysProcAttr = attr
+	err = cmd.Start()
+	sw.Close()
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("starting sandbox for %q: %w", spec.Process.Args[0], err)
+	}
+	_, werr := w.Write(payload)
+	w.Close()
+	// The status pipe yields EOF once the command was executed, or the
+	// init's reason for giving up.
+	msg, _ := io.ReadAll(sr)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			// Killing pid 1 of the step's pid namespace kills every process in it.
+			_ = cmd.Process.Kill()
+		case <-done:
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	if werr != nil && err == nil {
+		return fmt.Errorf("sending sandbox spec: %w", werr)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if len(msg) > 0 {
+		return fmt.Errorf("setting up sandbox: %s", msg)
+	}
+	return exitError(err)
+}
+
+func exitError(err error) error {
+	var ee *osexec.ExitError
+	if !errors.As(err, &ee) {
+		if err != nil {
+			return fmt.Errorf("running sandbox: %w", err)
+		}
+		return nil
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok {
+		return &ExitError{Code: ee.ExitCode()}
+	}
+	if ws.Signaled() {
+		return &ExitError{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
+	}
+	return &ExitError{Code: ws.ExitStatus()}
+}
+
+// sysProcAttr turns the spec's namespaces and id maps into clone flags.
+func sysProcAttr(spec *specs.Spec) (*syscall.SysProcAttr, error) {
+	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if spec.Linux == nil {
+		return attr, nil
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path != "" {
+			return nil, fmt.Errorf("joining namespace %s at %s: %w", ns.Type, ns.Path, errors.ErrUnsupported)
+		}
+		flag, ok := cloneFlags[ns.Type]
+		if !ok {
+			return nil, fmt.Errorf("namespace %q: %w", ns.Type, errors.ErrUnsupported)
+		}
+		attr.Cloneflags |= flag
+	}
+	for _, m := range spec.Linux.UIDMappings {
+		attr.UidMappings = append(attr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	for _, m := range spec.Linux.GIDMappings {
+		attr.GidMappings = append(attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	// A namespace whose setgroups is denied (single-id mode) can only make
+	// children with setgroups denied too.
+	b, err := os.ReadFile("/proc/self/setgroups")
+	attr.GidMappingsEnableSetgroups = err != nil || !strings.HasPrefix(string(b), "deny")
+	return attr, nil
+}
+
+var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.UserNamespace:    syscall.CLONE_NEWUSER,
+	specs.MountNamespace:   syscall.CLONE_NEWNS,
+	specs.PIDNamespace:     syscall.CLONE_NEWPID,
+	specs.UTSNamespace:     syscall.CLONE_NEWUTS,
+	specs.IPCNamespace:     syscall.CLONE_NEWIPC,
+	specs.NetworkNamespace: syscall.CLONE_NEWNET,
+}

@@ -1,0 +1,185 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/archive"
+)
+
+// WorkLayer is a writable layer a build step runs in, mounted at Merged.
+// Upper is the overlay upper directory holding only what the step changed;
+// it is empty for drivers without one (vfs), where DiffWork computes the
+// changes instead.
+type WorkLayer struct {
+	ID     string
+	Merged string
+	Upper  string
+}
+
+// NewWorkLayer creates a writable layer on top of parent ("" for scratch)
+// and mounts it. The caller must ReleaseWorkLayer it.
+func (st *Store) NewWorkLayer(parent string) (*WorkLayer, error) {
+	l, err := st.s.CreateLayer("", parent, nil, "", true, nil)
+	if err != nil {
+		return nil, fmt.Errorf("creating work layer on %q: %w", parent, err)
+	}
+	w := &WorkLayer{ID: l.ID}
+	if w.Merged, err = st.s.Mount(l.ID, ""); err != nil {
+		err = fmt.Errorf("mounting work layer %s: %w", l.ID, err)
+		return nil, errors.Join(err, st.deleteLayer(l.ID))
+	}
+	// With a mount program (fuse-overlayfs) the upper directory has its own
+	// whiteout format; the store's diff understands it.
+	if st.Driver() == "overlay" && !st.hasMountProgram() {
+		drv, err := st.s.GraphDriver()
+		if err == nil {
+			if md, err := drv.Metadata(l.ID); err == nil {
+				w.Upper = md["UpperDir"]
+			}
+		}
+	}
+	return w, nil
+}
+
+func (st *Store) hasMountProgram() bool {
+	for _, o := range st.s.GraphOptions() {
+		if strings.Contains(o, "mount_program=") {
+			return true
+		}
+	}
+	return false
+}
+
+// ReleaseWorkLayer unmounts and deletes a work layer.
+func (st *Store) ReleaseWorkLayer(w *WorkLayer) error {
+	if w == nil {
+		return nil
+	}
+	var errs []error
+	if _, err := st.s.Unmount(w.ID, true); err != nil && !errors.Is(err, cstorage.ErrLayerUnknown) {
+		errs = append(errs, fmt.Errorf("unmounting work layer %s: %w", w.ID, err))
+	}
+	errs = append(errs, st.deleteLayer(w.ID))
+	return errors.Join(errs...)
+}
+
+func (st *Store) deleteLayer(id string) error {
+	if err := st.s.DeleteLayer(id); err != nil && !errors.Is(err, cstorage.ErrLayerUnknown) {
+		return fmt.Errorf("deleting layer %s: %w", id, err)
+	}
+	return nil
+}
+
+// DiffWork streams the changes of a work layer against its parent as an
+// uncompressed tar. It is the slow path for drivers without an upper
+// directory.
+func (st *Store) DiffWork(w *WorkLayer) (io.ReadCloser, error) {
+	unc := archive.Uncompressed
+	rc, err := st.s.Diff("", w.ID, &cstorage.DiffOptions{Compression: &unc})
+	if err != nil {
+		return nil, fmt.Errorf("computing changes of work layer %s: %w", w.ID, err)
+	}
+	return rc, nil
+}
+
+// Layer is a read-only layer in the store.
+type Layer struct {
+	ID     string
+	Parent string
+	DiffID digest.Digest
+	Size   int64
+}
+
+// PutLayer stores an uncompressed layer tar on top of parent and returns it.
+func (st *Store) PutLayer(ctx context.Context, parent string, diff io.Reader) (*Layer, error) {
+	l, _, err := st.s.PutLayer("", parent, nil, "", false, nil, diff)
+	if err != nil {
+		return nil, fmt.Errorf("storing layer on %q: %w", parent, err)
+	}
+	return &Layer{ID: l.ID, Parent: l.Parent, DiffID: l.UncompressedDigest, Size: l.UncompressedSize}, nil
+}
+
+// LookupLayer returns a stored layer by id.
+func (st *Store) LookupLayer(id string) (*Layer, error) {
+	l, err := st.s.Layer(id)
+	if err != nil {
+		return nil, fmt.Errorf("looking up layer %s: %w", id, err)
+	}
+	return &Layer{ID: l.ID, Parent: l.Parent, DiffID: l.UncompressedDigest, Size: l.UncompressedSize}, nil
+}
+
+// LayerChain lists the layers from the bottom up to and including top.
+func (st *Store) LayerChain(top string) ([]*Layer, error) {
+	var chain []*Layer
+	for id := top; id != ""; {
+		l, err := st.LookupLayer(id)
+		if err != nil {
+			return nil, err
+		}
+		chain = append([]*Layer{l}, chain...)
+		id = l.Parent
+	}
+	return chain, nil
+}
+
+// LayerTar streams a stored layer back as the exact uncompressed tar it was
+// stored from (tar-split keeps it byte-exact).
+func (st *Store) LayerTar(id string) (io.ReadCloser, error) {
+	unc := archive.Uncompressed
+	rc, err := st.s.Diff("", id, &cstorage.DiffOptions{Compression: &unc})
+	if err != nil {
+		return nil, fmt.Errorf("reading layer %s: %w", id, err)
+	}
+	return rc, nil
+}
+
+// MountImageLayer mounts a read-only image layer and returns its root, for
+// reading files (COPY --from, USER lookups) without a writable copy.
+func (st *Store) MountLayer(id string) (string, error) {
+	p, err := st.s.Mount(id, "")
+	if err != nil {
+		return "", fmt.Errorf("mounting layer %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// UnmountLayer undoes MountLayer.
+func (st *Store) UnmountLayer(id string) error {
+	if _, err := st.s.Unmount(id, false); err != nil {
+		return fmt.Errorf("unmounting layer %s: %w", id, err)
+	}
+	return nil
+}
+
+// AddNames gives a stored image more names, normalized as NormalizeName does.
+func (st *Store) AddNames(id string, names []string) error {
+	full := make([]string, 0, len(names))
+	for _, n := range names {
+		named, err := NormalizeName(n)
+		if err != nil {
+			return err
+		}
+		full = append(full, named.String())
+	}
+	if err := st.s.AddNames(id, full); err != nil {
+		return fmt.Errorf("naming image %s: %w", id, err)
+	}
+	return nil
+}
+
+// DiffLayers streams the changes from layer from to layer to (a descendant)
+// as one uncompressed tar, for squashing.
+func (st *Store) DiffLayers(from, to string) (io.ReadCloser, error) {
+	unc := archive.Uncompressed
+	rc, err := st.s.Diff(from, to, &cstorage.DiffOptions{Compression: &unc})
+	if err != nil {
+		return nil, fmt.Errorf("computing changes from %s to %s: %w", from, to, err)
+	}
+	return rc, nil
+}
