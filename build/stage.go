@@ -207,4 +207,3 @@ func setEnv(env []string, key, val string) []string {
 	}
 	return append(env, key+"="+val)
 }
-

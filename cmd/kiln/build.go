@@ -22,7 +22,7 @@ func init() { register(newBuildCmd) }
 
 type buildFlags struct {
 	tags, buildArgs, buildArgFiles, labels, annotations []string
-	file, target, pull, iidfile, format, network       string
+	file, target, pull, iidfile, format, network        string
 	ignoreFile, timestamp, sourceDateEpoch, platform    string
 	noCache, quiet, squash, layers                      bool
 	sys                                                 sysFlags
