@@ -47,6 +47,11 @@ func LookupUser(rootfs, spec string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
+	if fi, err := os.Stat(rootfs); err != nil {
+		return User{}, fmt.Errorf("looking up user %q: %w", spec, err)
+	} else if !fi.IsDir() {
+		return User{}, fmt.Errorf("looking up user %q: root filesystem %s is not a directory", spec, rootfs)
+	}
 	u := User{Home: "/"}
 	uid, uidNumeric, err := parseID("uid", userArg)
 	if err != nil {

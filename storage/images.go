@@ -182,7 +182,7 @@ func (st *Store) Images(ctx context.Context, opts ListOptions) ([]*ImageSummary,
 	var out []*ImageSummary
 	for i := range inv.images {
 		s := st.summary(ctx, inv, &inv.images[i])
-		if !opts.All && s.Intermediate() && len(opts.Filters) == 0 {
+		if !opts.All && s.Intermediate() {
 			continue
 		}
 		if filter.match(s) {

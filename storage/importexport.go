@@ -12,7 +12,6 @@ import (
 	"go.podman.io/image/v5/pkg/compression"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
-	"go.podman.io/storage/pkg/archive"
 )
 
 // ImportOptions describe a one-layer image made from a root filesystem tar.
@@ -110,39 +109,19 @@ func (st *Store) commitUntagged(ctx context.Context, opts CommitOptions) (*Image
 }
 
 // Export writes the flattened filesystem of the image found by name to w as
-// an uncompressed tar. The image is mounted read-only for the duration.
-func (st *Store) Export(ctx context.Context, name string, w io.Writer) (err error) {
+// an uncompressed tar, merged from its layers (see flatten.go): nothing is
+// mounted, and owners and modes are the layers' own on every driver.
+func (st *Store) Export(ctx context.Context, name string, w io.Writer) error {
 	rec, err := st.Lookup(name)
 	if err != nil {
 		return err
 	}
-	if rec.TopLayer == "" {
-		return emptyTar(w)
-	}
-	root, err := st.s.MountImage(rec.ID, nil, "")
+	layers, err := st.LayerChain(rec.TopLayer)
 	if err != nil {
-		return fmt.Errorf("mounting image %s: %w", shortID(rec.ID), err)
+		return err
 	}
-	defer func() {
-		if _, uerr := st.s.UnmountImage(rec.ID, false); uerr != nil && err == nil {
-			err = fmt.Errorf("unmounting image %s: %w", shortID(rec.ID), uerr)
-		}
-	}()
-	rc, err := archive.TarWithOptions(root, &archive.TarOptions{Compression: archive.Uncompressed})
-	if err != nil {
-		return fmt.Errorf("archiving image %s: %w", shortID(rec.ID), err)
-	}
-	defer rc.Close()
-	if _, err := io.Copy(w, ctxReader{ctx, rc}); err != nil {
+	if err := st.flatten(ctx, layers, w); err != nil {
 		return fmt.Errorf("exporting image %s: %w", shortID(rec.ID), err)
-	}
-	return nil
-}
-
-func emptyTar(w io.Writer) error {
-	_, err := w.Write(make([]byte, 1024))
-	if err != nil {
-		return fmt.Errorf("writing empty tar: %w", err)
 	}
 	return nil
 }
@@ -156,16 +135,3 @@ func (e oneLine) Error() string {
 }
 
 func (e oneLine) Unwrap() error { return e.err }
-
-// ctxReader stops a long copy once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

@@ -33,7 +33,7 @@ func (st *Store) Load(ctx context.Context, opts LoadOptions) ([]string, error) {
 		label = "standard input"
 		tmp, err := spool(opts.Reader)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading archive from standard input: %w", err)
 		}
 		defer os.Remove(tmp)
 		path = tmp
@@ -54,12 +54,12 @@ func (st *Store) Load(ctx context.Context, opts LoadOptions) ([]string, error) {
 	return loaded, nil
 }
 
-// spool copies r into a temporary file, since both archive readers need to
-// seek.
+// spool copies r into a new temporary file and returns its path; the
+// archive readers need to seek.
 func spool(r io.Reader) (string, error) {
-	f, err := os.CreateTemp("", "kiln-load-*.tar")
+	f, err := os.CreateTemp("", "kiln-spool-*")
 	if err != nil {
-		return "", fmt.Errorf("creating temporary archive: %w", err)
+		return "", fmt.Errorf("creating temporary file: %w", err)
 	}
 	_, err = io.Copy(f, r)
 	if cerr := f.Close(); err == nil {
@@ -67,7 +67,7 @@ func spool(r io.Reader) (string, error) {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", fmt.Errorf("reading archive from standard input: %w", err)
+		return "", fmt.Errorf("copying to temporary file: %w", err)
 	}
 	return f.Name(), nil
 }
@@ -185,4 +185,3 @@ func (st *Store) loadOCI(ctx context.Context, path string, progress io.Writer) (
 	}
 	return loaded, nil
 }
-

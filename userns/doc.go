@@ -35,8 +35,9 @@
 //     computed at execve). If the parent cannot map the ids it kills the
 //     child and Enter returns the error in the parent.
 //   - In the child, Enter makes every mount in its mount namespace private,
-//     so that no mount kiln makes reaches the host, and returns with
-//     reexeced false: the command runs there as uid 0.
+//     so that no mount kiln makes reaches the host, has the kernel kill it
+//     if the parent dies, and returns with reexeced false: the command runs
+//     there as uid 0.
 //
 // Enter is idempotent in the child: a second call returns at once.
 package userns

@@ -25,7 +25,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -88,7 +87,7 @@ func runMain(m *testing.M) int {
 	code := m.Run()
 	stopRegistry()
 	if leaked := mountsUnder(e2e.tmp); len(leaked) > 0 {
-		fmt.Fprintf(os.Stderr, "e2e: kiln left mounts behind:\n  %s\n", strings.Join(leaked, "\n  "))
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: kiln left mounts behind (unmounting them now):\n  %s\n", strings.Join(leaked, "\n  "))
 		for i := len(leaked) - 1; i >= 0; i-- {
 			_ = exec.Command("umount", "-l", leaked[i]).Run()
 		}
@@ -123,35 +122,19 @@ func mountsUnder(dir string) []string {
 		if len(fields) < 5 {
 			continue
 		}
-		mp := unescapeMountinfo(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+		// Mount points are octal-escaped (\040 for a space); temp dirs have no such characters.
+		if mp := fields[4]; mp == dir || strings.HasPrefix(mp, dir+"/") {
 			found = append(found, mp)
 		}
 	}
 	return found
 }
 
-// unescapeMountinfo undoes the octal escapes (\040 for a space) of /proc/self/mountinfo.
-func unescapeMountinfo(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // e2eTest marks t as an end-to-end test: it skips when the suite is off, and runs in parallel.
 func e2eTest(t *testing.T) {
 	t.Helper()
 	if e2e.skip {
-		t.Skip("end-to-end suite off: set KILN_BIN (make test does)")
+		t.Skip("end-to-end suite off: KILN_BIN unset (make test sets it) or -short")
 	}
 	t.Parallel()
 }
@@ -230,6 +213,7 @@ func (s store) kiln(t *testing.T, args ...string) result {
 	return s.kilnStdin(t, "", args...)
 }
 
+// kilnStdin is kiln with stdin as standard input.
 func (s store) kilnStdin(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	r, err := s.exec(stdin, args...)
@@ -301,8 +285,8 @@ func (s store) imageID(t *testing.T, name string) string {
 }
 
 // wantError checks that r is a clean failure: non-zero exit, no panic or goroutine dump, and
-// exactly one "Error:" line on stderr, containing at least one of anyOf (case-insensitive) if
-// any are given. It returns that line.
+// exactly one "Error:" line on stderr, followed by nothing but a "Hint:", containing at least one
+// of anyOf (case-insensitive) if any are given. It returns that line.
 func wantError(t *testing.T, r result, anyOf ...string) string {
 	t.Helper()
 	if r.code == 0 {
@@ -313,10 +297,14 @@ func wantError(t *testing.T, r result, anyOf ...string) string {
 			t.Fatalf("output has %q:\n%s%s", bad, r.stdout, r.stderr)
 		}
 	}
+	// Progress and warnings may come first; after the one Error: line only a Hint: may follow.
 	var lines []string
-	for _, l := range strings.Split(r.stderr, "\n") {
-		if strings.HasPrefix(strings.ToLower(l), "error:") {
+	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		switch {
+		case strings.HasPrefix(strings.ToLower(l), "error:"):
 			lines = append(lines, l)
+		case len(lines) > 0 && !strings.HasPrefix(l, "Hint:"):
+			t.Fatalf("error message runs over more than one line:\n%s", r.stderr)
 		}
 	}
 	if len(lines) != 1 {

@@ -28,15 +28,9 @@ func newRmiCmd(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			if all {
-				imgs, err := st.Images(cmd.Context(), storage.ListOptions{All: true})
-				if err != nil {
-					return err
-				}
-				for _, img := range imgs {
-					args = append(args, img.ID)
-				}
+				return removeAll(cmd, st, force)
 			}
-			rep, err := st.Remove(args, force || all)
+			rep, err := st.Remove(args, force)
 			if perr := printRemoved(out(cmd), rep); perr != nil && err == nil {
 				err = perr
 			}
@@ -46,6 +40,35 @@ func newRmiCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove images in use by containers, with children, or with several names")
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove every image")
 	return cmd
+}
+
+// removeAll is rmi --all: every image no container uses goes, children
+// before parents; with force the others too, with their containers.
+func removeAll(cmd *cobra.Command, st *storage.Store, force bool) error {
+	rep, err := st.Prune(cmd.Context(), storage.PruneOptions{All: true})
+	if perr := printRemoved(out(cmd), rep); err == nil {
+		err = perr
+	}
+	if err != nil {
+		return err
+	}
+	left, err := st.Images(cmd.Context(), storage.ListOptions{All: true})
+	if err != nil || len(left) == 0 {
+		return err
+	}
+	if !force {
+		return fmt.Errorf("%d images are used by containers, such as %s (use -f to remove them and their containers)",
+			len(left), shortID(left[0].ID))
+	}
+	var ids []string
+	for _, img := range left {
+		ids = append(ids, img.ID)
+	}
+	rep, err = st.Remove(ids, true)
+	if perr := printRemoved(out(cmd), rep); err == nil {
+		err = perr
+	}
+	return err
 }
 
 // printRemoved prints what rmi and prune did, as podman does.
