@@ -270,7 +270,7 @@ func (st *Store) resolve(name string) (*cstorage.Image, string, error) {
 		}
 		return img, "", nil
 	}
-	return nil, "", fmt.Errorf("image %q not found in the store: %w", name, fs.ErrNotExist)
+	return nil, "", &NotFoundError{What: "image", Name: name}
 }
 
 // storedConfig reads an image's config and manifest straight from the

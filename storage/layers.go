@@ -100,7 +100,10 @@ type Layer struct {
 func (st *Store) PutLayer(ctx context.Context, parent string, diff io.Reader) (*Layer, error) {
 	l, _, err := st.s.PutLayer("", parent, nil, "", false, nil, diff)
 	if err != nil {
-		return nil, fmt.Errorf("storing layer on %q: %w", parent, err)
+		if parent == "" {
+			return nil, fmt.Errorf("storing base layer: %w", err)
+		}
+		return nil, fmt.Errorf("storing layer on %s: %w", parent, err)
 	}
 	return &Layer{ID: l.ID, Parent: l.Parent, DiffID: l.UncompressedDigest, Size: l.UncompressedSize}, nil
 }

@@ -47,7 +47,7 @@ func (st *Store) Lookup(name string) (*ImageRecord, error) {
 			return nil, fmt.Errorf("looking up image %q: %w", name, err)
 		}
 	}
-	return nil, fmt.Errorf("image %q not found in the store: %w", name, fs.ErrNotExist)
+	return nil, &NotFoundError{What: "image", Name: name}
 }
 
 // candidates lists the store keys name may be known by, most specific first.

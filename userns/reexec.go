@@ -25,6 +25,7 @@ const (
 	envMode        = "KILN_USERNS_MODE"
 	envSyncFD      = "_KILN_USERNS_SYNC_FD" // ModeSubIDs: wait on this fd for the mappings
 	envChild       = "_KILN_USERNS_CHILD"   // the parent's pid, until the child has set itself up
+	envMountNS     = "_KILN_MOUNTNS_CHILD"  // root's child in a private mount namespace: the parent's pid
 )
 
 // syncFD is the child's end of the pipe that releases it: ExtraFiles[0].
@@ -45,7 +46,7 @@ func Enter() (code int, reexeced bool, err error) {
 		return 0, false, finishChild()
 	}
 	if os.Geteuid() == 0 {
-		return 0, false, nil
+		return enterMountNS()
 	}
 	p, err := detect()
 	if err != nil {
@@ -88,11 +89,15 @@ func awaitMappings() error {
 // finishChild sets up the child once: its mounts become private, so that
 // none of its mounts propagates to the host, and it dies with its parent.
 func finishChild() error {
-	parent, ok := os.LookupEnv(envChild)
+	return finishChildEnv(envChild)
+}
+
+func finishChildEnv(name string) error {
+	parent, ok := os.LookupEnv(name)
 	if !ok {
 		return nil
 	}
-	os.Unsetenv(envChild)
+	os.Unsetenv(name)
 	if err := armParentDeath(parent); err != nil {
 		return err
 	}
@@ -134,7 +139,10 @@ func (p plan) run() (int, error) {
 		Pdeathsig:  syscall.SIGKILL,
 	}
 	var release *os.File
-	if p.mode == ModeSubIDs {
+	if p.mode == ModeRoot {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS
+		cmd.Env = append(os.Environ(), envMountNS+"="+strconv.Itoa(os.Getpid()))
+	} else if p.mode == ModeSubIDs {
 		r, w, err := os.Pipe()
 		if err != nil {
 			return 0, fmt.Errorf("creating the id mapping pipe: %w", err)

@@ -49,6 +49,9 @@ func newRoot(g *globals) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return setLogLevel(g.logLevel)
+		},
 	}
 	root.SetVersionTemplate("kiln version {{.Version}}\n")
 	f := root.PersistentFlags()

@@ -1,0 +1,4 @@
+#!/bin/sh
+# gen.sh DIR — stages2 needs no context beyond its Dockerfile.
+set -eu
+mkdir -p "${1:?usage: gen.sh DIR}"
