@@ -132,11 +132,11 @@ func (b *Builder) copySource(ctx context.Context, current int, from string) (roo
 		}
 		top, fkey = rec.TopLayer, "image:"+rec.ID
 	}
-	w, err := b.store.NewWorkLayer(top)
+	root, _, _, rel, err := b.mountWork(top)
 	if err != nil {
 		return "", nil, "", release, err
 	}
-	return w.Merged, nil, fkey, func() { b.store.ReleaseWorkLayer(w) }, nil
+	return root, nil, fkey, func() { rel() }, nil
 }
 
 func isURL(s string) bool {

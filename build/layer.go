@@ -75,20 +75,20 @@ func (b *Builder) advance(s *stage, cmd instructions.Command, key digest.Digest,
 // snapshot runs change over a fresh work layer on parent and returns the id
 // of the layer holding what it changed, or "" when it changed nothing.
 func (b *Builder) snapshot(ctx context.Context, parent string, change func(*workspace) error) (id string, err error) {
-	w, err := b.store.NewWorkLayer(parent)
+	root, upper, diff, release, err := b.mountWork(parent)
 	if err != nil {
 		return "", err
 	}
 	defer func() {
-		if rerr := b.store.ReleaseWorkLayer(w); rerr != nil && err == nil {
+		if rerr := release(); rerr != nil && err == nil {
 			err = rerr
 		}
 	}()
-	if err := change(&workspace{root: w.Merged}); err != nil {
+	if err := change(&workspace{root: root}); err != nil {
 		return "", err
 	}
-	if w.Upper == "" {
-		rc, err := b.store.DiffWork(w)
+	if upper == "" {
+		rc, err := diff()
 		if err != nil {
 			return "", err
 		}
@@ -99,10 +99,10 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 		}
 		return l.ID, nil
 	}
-	if empty, err := dirEmpty(w.Upper); err != nil || empty {
+	if empty, err := dirEmpty(upper); err != nil || empty {
 		return "", err
 	}
-	return b.putUpper(ctx, parent, w.Upper)
+	return b.putUpper(ctx, parent, upper)
 }
 
 // putUpper streams the tar of an upper directory into a new stored layer.

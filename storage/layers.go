@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -185,4 +186,44 @@ func (st *Store) DiffLayers(from, to string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("computing changes from %s to %s: %w", from, to, err)
 	}
 	return rc, nil
+}
+
+// CanMountWork reports whether the store itself can mount writable layers.
+// It cannot in a single-id user namespace where fuse-overlayfs, which the
+// store needs there, may not open /dev/fuse; kiln then mounts kernel overlay
+// itself over LayerDirs.
+func (st *Store) CanMountWork() bool {
+	if !st.hasMountProgram() {
+		return true
+	}
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// LayerDirs lists the directories holding the contents of top and its
+// parents, topmost first, as overlay lowerdirs. Only the overlay driver has
+// them.
+func (st *Store) LayerDirs(top string) ([]string, error) {
+	drv, err := st.s.GraphDriver()
+	if err != nil {
+		return nil, fmt.Errorf("opening storage driver: %w", err)
+	}
+	var dirs []string
+	for id := top; id != ""; {
+		l, err := st.s.Layer(id)
+		if err != nil {
+			return nil, fmt.Errorf("looking up layer %s: %w", id, err)
+		}
+		md, err := drv.Metadata(id)
+		if err != nil || md["UpperDir"] == "" {
+			return nil, fmt.Errorf("finding the directory of layer %s: %w", id, errors.Join(err, errors.ErrUnsupported))
+		}
+		dirs = append(dirs, md["UpperDir"])
+		id = l.Parent
+	}
+	return dirs, nil
 }
