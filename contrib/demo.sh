@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
+if [ ! -x /bin/busybox ]; then
+	# The base image is made from Debian's busybox-static: the one package the demo needs.
+	[ "$(id -u)" = 0 ] || { echo "demo.sh: install busybox-static first (sudo apt-get install busybox-static)" >&2; exit 1; }
+	apt-get install -y -q busybox-static >/dev/null
+fi
 kiln=${KILN:-$PWD/bin/kiln}
 [ -x "$kiln" ] || make kiln
 work=$(mktemp -d)

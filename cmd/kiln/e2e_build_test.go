@@ -61,7 +61,7 @@ func TestE2EBuildBasic(t *testing.T) {
 	e2eTest(t)
 	baseImage(t)
 	dir := buildDir(t, map[string]string{
-		"Dockerfile":   "FROM busybox\nRUN echo hello > /hello && mkdir -p /data && chown 1000:1000 /data\nCOPY greeting.txt /etc/\nCMD [\"cat\", \"/hello\"]\n",
+		"Dockerfile":   "FROM busybox\nRUN echo hello > /hello && mkdir -p /data\nCOPY greeting.txt /etc/\nCMD [\"cat\", \"/hello\"]\n",
 		"greeting.txt": "hi from the context\n",
 	})
 	r := mustKiln(t, "build", "-t", "e2e-basic:v1", dir)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # gen.sh DIR — copy10k's context: tree/ with 100 directories of 90 files of 4 KiB and 10 files of
-# 163,840 bytes, deterministic pseudo-random content: 10,000 files, 204,472,320 bytes.
+# 163,840 bytes, deterministic pseudo-random content: 10,000 files, 200,704,000 bytes.
 set -eu
 dir=${1:?usage: gen.sh DIR}
 . "$(dirname "$0")/../stream.sh"
