@@ -56,7 +56,8 @@ func decompress(br *bufio.Reader) (io.Reader, error) {
 }
 
 // extractArchive unpacks a local archive into dir (a host path inside the
-// step's root), every name confined to dir.
+// step's root), every name confined to dir. Entries keep the archive's owners:
+// ADD --chown does not apply to them, as in docker.
 func extractArchive(src, dir string, cp *copier) error {
 	f, err := os.Open(src)
 	if err != nil {
@@ -67,7 +68,7 @@ func extractArchive(src, dir string, cp *copier) error {
 	if err != nil {
 		return fmt.Errorf("decompressing %s: %w", cp.rel(src), err)
 	}
-	sub := &copier{root: dir, srcRoot: cp.srcRoot, uid: cp.uid, gid: cp.gid, chown: cp.chown}
+	sub := &copier{root: dir, srcRoot: cp.srcRoot}
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -88,7 +89,7 @@ func (cp *copier) extractEntry(r io.Reader, h *tar.Header) error {
 	if name == "/" {
 		return nil
 	}
-	parent, err := cp.mkdirAll(path.Dir(name), false)
+	parent, err := cp.mkdirAll(path.Dir(name))
 	if err != nil {
 		return err
 	}
@@ -129,11 +130,7 @@ func (cp *copier) extractEntry(r io.Reader, h *tar.Header) error {
 	default:
 		return nil
 	}
-	uid, gid := h.Uid, h.Gid
-	if cp.chown {
-		uid, gid = cp.uid, cp.gid
-	}
-	if err := os.Lchown(full, uid, gid); err != nil {
+	if err := os.Lchown(full, h.Uid, h.Gid); err != nil {
 		return fmt.Errorf("changing owner: %w", err)
 	}
 	if h.Typeflag != tar.TypeSymlink {

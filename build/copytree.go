@@ -24,15 +24,14 @@ func (cp *copier) resolve(p string) (string, error) {
 	return full, nil
 }
 
-// mkdirAll creates the directories of p inside the root as docker does:
-// missing parents 0755 owned by root, the last one owned as --chown says.
-func (cp *copier) mkdirAll(p string, owned bool) (string, error) {
+// mkdirAll creates the missing directories of p inside the root as BuildKit does: 0755, owned
+// as --chown says (root without it), parents included.
+func (cp *copier) mkdirAll(p string) (string, error) {
 	p = path.Clean("/" + p)
 	if p == "/" {
 		return cp.root, nil
 	}
-	parent, err := cp.mkdirAll(path.Dir(p), false)
-	if err != nil {
+	if _, err := cp.mkdirAll(path.Dir(p)); err != nil {
 		return "", err
 	}
 	full, err := cp.resolve(p)
@@ -46,11 +45,10 @@ func (cp *copier) mkdirAll(p string, owned bool) (string, error) {
 		}
 		return full, nil
 	}
-	_ = parent
 	if err := os.Mkdir(full, 0o755); err != nil {
 		return "", fmt.Errorf("creating %s: %w", p, err)
 	}
-	if owned && cp.chown {
+	if cp.chown {
 		if err := os.Lchown(full, cp.uid, cp.gid); err != nil {
 			return "", fmt.Errorf("changing owner of %s: %w", p, err)
 		}
@@ -61,19 +59,26 @@ func (cp *copier) mkdirAll(p string, owned bool) (string, error) {
 // copySource copies one matched source to dest, docker's way: a directory's
 // contents go into dest; a file goes to dest, or into it when dest is a
 // directory.
+// A source that is itself a symlink is followed, within the source root; the copy keeps the
+// link's name.
 func (cp *copier) copySource(src, dest string, destIsDir bool) error {
+	name := filepath.Base(src)
+	src, err := securejoin.SecureJoin(cp.srcRoot, cp.rel(src))
+	if err != nil {
+		return fmt.Errorf("resolving source %s: %w", name, err)
+	}
 	st, err := os.Stat(src)
 	if err != nil {
 		return fmt.Errorf("reading source %s: %w", cp.rel(src), err)
 	}
 	if st.IsDir() {
-		if _, err := cp.mkdirAll(dest, true); err != nil {
+		if _, err := cp.mkdirAll(dest); err != nil {
 			return err
 		}
 		return cp.copyDir(src, dest)
 	}
 	if cp.add && isArchive(src) {
-		dir, err := cp.mkdirAll(dest, true)
+		dir, err := cp.mkdirAll(dest)
 		if err != nil {
 			return err
 		}
@@ -81,13 +86,13 @@ func (cp *copier) copySource(src, dest string, destIsDir bool) error {
 	}
 	target := dest
 	if destIsDir || strings.HasSuffix(dest, "/") {
-		target = path.Join(dest, filepath.Base(src))
+		target = path.Join(dest, name)
 	} else if full, err := cp.resolve(dest); err == nil {
 		if st, err := os.Stat(full); err == nil && st.IsDir() {
-			target = path.Join(dest, filepath.Base(src))
+			target = path.Join(dest, name)
 		}
 	}
-	if _, err := cp.mkdirAll(path.Dir(target), false); err != nil {
+	if _, err := cp.mkdirAll(path.Dir(target)); err != nil {
 		return err
 	}
 	return cp.copyEntry(src, target)

@@ -31,6 +31,10 @@ func (b *Builder) from(ctx context.Context, i int, def *instructions.Stage) (*st
 			return nil, fmt.Errorf("stage %q was not built", def.BaseName)
 		}
 		s.img, s.top, s.key = prev.img.Clone(), prev.top, stepKey(prev.key, "FROM stage")
+		// BuildKit carries the base stage's ARGs (values and names) into this one, but not its
+		// ONBUILD triggers.
+		s.args, s.argKeys = append([]string{}, prev.args...), append([]string{}, prev.argKeys...)
+		s.img.Config.OnBuild = nil
 		s.baseTop, s.baseHistory = s.top, len(s.img.History)
 		return s, nil
 	}
@@ -38,6 +42,7 @@ func (b *Builder) from(ctx context.Context, i int, def *instructions.Stage) (*st
 		st, _ := instr.NewState(&storage.Image{OS: b.opts.OS, Architecture: b.opts.Arch, Variant: b.opts.Variant,
 			RootFS: storage.RootFS{Type: "layers"}})
 		s.img = st.Image
+		s.img.Config.WorkingDir = "/" // BuildKit's empty image has WorkingDir "/"
 		s.key = stepKey("", "FROM scratch", s.img.OS, s.img.Architecture, s.img.Variant)
 		return s, nil
 	}

@@ -57,7 +57,7 @@ func (b *Builder) layerUsable(id string) bool {
 // advance moves the stage onto a step's result.
 func (b *Builder) advance(s *stage, cmd instructions.Command, key digest.Digest, e cacheEntry) error {
 	created := e.Created
-	h := storage.History{Created: &created, CreatedBy: instr.CreatedBy(cmd, s.img.Config.Shell),
+	h := storage.History{Created: &created, CreatedBy: instr.CreatedBy(cmd, s.img.Config.Shell, s.historyArgs()...),
 		Comment: "buildkit.dockerfile.v0", EmptyLayer: e.Layer == ""}
 	if e.Layer != "" {
 		l, err := b.store.LookupLayer(e.Layer)

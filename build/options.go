@@ -39,6 +39,8 @@ type Options struct {
 	Network string
 	// Squash merges the build's new layers into one.
 	Squash bool
+	// Secrets are the --secret values by id.
+	Secrets map[string]Secret
 	// Quiet suppresses step lines and step output.
 	Quiet bool
 	// Out receives step lines and the steps' output; Err the steps' stderr.

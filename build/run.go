@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,18 +27,54 @@ func (b *Builder) run(ctx context.Context, s *stage, c *instructions.RunCommand)
 		return fmt.Errorf("heredoc with an interpreter line is not supported yet")
 	}
 	env := s.runEnv()
-	if len(c.FlagsUsed) > 0 || len(instructions.GetMounts(c)) > 0 {
-		return fmt.Errorf("RUN flags %v are not supported yet", c.FlagsUsed)
+	network, err := b.runNetwork(c)
+	if err != nil {
+		return err
 	}
+	mounts, err := b.runMounts(ctx, s, c)
+	if err != nil {
+		return err
+	}
+	defer mounts.close()
 	key := stepKey(s.key, "RUN", strings.Join(args, "\x00"), strings.Join(env, "\x00"), s.img.Config.User,
-		s.img.Config.WorkingDir, b.opts.Network, timestampKey(b.opts.Timestamp))
+		s.img.Config.WorkingDir, network, timestampKey(b.opts.Timestamp), strings.Join(mounts.key, "\x00"))
 	return b.layerStep(ctx, s, c, key, func(w *workspace) error {
-		return b.runIn(ctx, s, w.root, args, env)
+		return b.runIn(ctx, s, w.root, runSpec{args: args, env: append(env, mounts.env...), network: network, mounts: mounts.mounts})
 	})
 }
 
-// runIn runs args in root as the stage's user.
-func (b *Builder) runIn(ctx context.Context, s *stage, root string, args, env []string) error {
+// runNetwork is the network of a RUN: RUN --network=none isolates a step
+// even when the build shares the host's; the Dockerfile cannot widen what
+// the command line chose.
+func (b *Builder) runNetwork(c *instructions.RunCommand) (string, error) {
+	network := b.opts.Network
+	if network == "" {
+		network = exec.NetworkHost
+	}
+	switch n := instructions.GetNetwork(c); n {
+	case "", "default":
+	case "none":
+		network = exec.NetworkNone
+	case "host":
+		if network != exec.NetworkHost {
+			return "", fmt.Errorf("RUN --network=host needs --network=host on the command line: %w", fs.ErrPermission)
+		}
+	default:
+		return "", fmt.Errorf("RUN --network=%s: want default, none or host: %w", n, fs.ErrInvalid)
+	}
+	return network, nil
+}
+
+// runSpec is what a RUN executes.
+type runSpec struct {
+	args, env []string
+	network   string
+	mounts    []specs.Mount
+}
+
+// runIn runs a step in root as the stage's user.
+func (b *Builder) runIn(ctx context.Context, s *stage, root string, r runSpec) error {
+	args, env := r.args, r.env
 	user, err := exec.LookupUser(root, s.img.Config.User)
 	if err != nil {
 		return err
@@ -53,14 +90,11 @@ func (b *Builder) runIn(ctx context.Context, s *stage, root string, args, env []
 	if err != nil {
 		return err
 	}
-	mounts := []specs.Mount{
+	mounts := append([]specs.Mount{
 		{Destination: "/etc/hosts", Type: "bind", Source: etc.hosts, Options: []string{"rbind", "ro"}},
 		{Destination: "/etc/resolv.conf", Type: "bind", Source: etc.resolv, Options: []string{"rbind", "ro"}},
-	}
-	network := b.opts.Network
-	if network == "" {
-		network = exec.NetworkHost
-	}
+	}, r.mounts...)
+	network := r.network
 	cwd := s.img.Config.WorkingDir
 	if cwd == "" {
 		cwd = "/"

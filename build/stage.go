@@ -26,6 +26,9 @@ type stage struct {
 	key digest.Digest
 	// args are the ARGs declared in this stage so far, KEY=VALUE.
 	args []string
+	// argKeys are the names of the ARGs declared in this stage and the stages it is built on,
+	// in declaration order, with or without a value (RUN's history text lists them).
+	argKeys []string
 	// cmdSet is true once CMD was set in this stage (ENTRYPOINT then keeps it).
 	cmdSet bool
 	// baseTop and baseHistory mark where the base image ends, for --squash.
@@ -126,6 +129,10 @@ func (b *Builder) runStep(ctx context.Context, s *stage, cmd instructions.Comman
 // layer) and advances the cache key for metadata steps.
 func (b *Builder) record(s *stage, cmd instructions.Command, extra string) error {
 	key := stepKey(s.key, source(cmd), extra, instr.CreatedBy(cmd, s.img.Config.Shell))
+	if _, ok := cmd.(*instructions.OnbuildCommand); ok {
+		s.key = key // BuildKit writes no history entry for ONBUILD
+		return nil
+	}
 	e, err := b.cache.get(key)
 	if err != nil {
 		return err
@@ -139,7 +146,7 @@ func (b *Builder) record(s *stage, cmd instructions.Command, extra string) error
 	s.key = key
 	created := e.Created
 	s.img.History = append(s.img.History, storage.History{Created: &created,
-		CreatedBy: instr.CreatedBy(cmd, s.img.Config.Shell), Comment: "buildkit.dockerfile.v0", EmptyLayer: true})
+		CreatedBy: instr.CreatedBy(cmd, s.img.Config.Shell, s.historyArgs()...), Comment: "buildkit.dockerfile.v0", EmptyLayer: true})
 	return nil
 }
 
@@ -150,8 +157,9 @@ func (b *Builder) expand(s *stage, cmd instructions.Command) error {
 }
 
 // declareArgs brings ARGs into scope: a --build-arg wins over the default;
-// a bare ARG takes a global ARG's value.
+// a bare ARG takes a global ARG's value. The history entry shows the values.
 func (b *Builder) declareArgs(s *stage, c *instructions.ArgCommand) error {
+	resolved := &instructions.ArgCommand{Args: make([]instructions.KeyValuePairOptional, 0, len(c.Args))}
 	for _, kv := range c.Args {
 		val, has := "", false
 		if kv.Value != nil {
@@ -166,11 +174,27 @@ func (b *Builder) declareArgs(s *stage, c *instructions.ArgCommand) error {
 		} else if !has {
 			val, has = lookupEnv(b.globalArgs, kv.Key)
 		}
+		r := instructions.KeyValuePairOptional{Key: kv.Key}
 		if has {
 			s.args = setEnv(s.args, kv.Key, val)
+			r.Value = &val
 		}
+		s.argKeys = append(s.argKeys, kv.Key)
+		resolved.Args = append(resolved.Args, r)
 	}
-	return nil
+	return b.record(s, resolved, "")
+}
+
+// historyArgs are the build arguments RUN's history text shows, KEY=VALUE in declaration
+// order, each with its current value as a RUN sees it ("" for an ARG without one).
+func (s *stage) historyArgs() []string {
+	env := append(append([]string{}, s.args...), s.img.Config.Env...)
+	kvs := make([]string, 0, len(s.argKeys))
+	for _, k := range s.argKeys {
+		v, _ := lookupEnv(env, k)
+		kvs = append(kvs, k+"="+v)
+	}
+	return kvs
 }
 
 // runEnv is the environment a RUN sees: the image's ENV plus the ARGs in

@@ -30,7 +30,7 @@ func (b *Builder) workdir(ctx context.Context, s *stage, c *instructions.Workdir
 			}
 			cp.uid, cp.gid, cp.chown = int(u.UID), int(u.GID), true
 		}
-		full, err := cp.mkdirAll(dir, true)
+		full, err := cp.mkdirAll(dir)
 		if err != nil {
 			return fmt.Errorf("creating WORKDIR %s: %w", dir, err)
 		}

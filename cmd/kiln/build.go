@@ -22,6 +22,7 @@ func init() { register(newBuildCmd) }
 
 type buildFlags struct {
 	tags, buildArgs, buildArgFiles, labels, annotations []string
+	secrets                                             []string
 	file, target, pull, iidfile, format, network        string
 	ignoreFile, timestamp, sourceDateEpoch, platform    string
 	noCache, quiet, squash, layers                      bool
@@ -64,6 +65,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.platform, "platform", "", "target platform OS/ARCH[/VARIANT]")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image id")
 	fl.BoolVar(&f.squash, "squash", false, "squash the layers the build adds into one")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR")
 	f.sys.add(fl)
 	return cmd
 }
@@ -102,6 +104,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 		return err
 	}
 	if opts.Annotations, err = keyValues("--annotation", f.annotations); err != nil {
+		return err
+	}
+	if opts.Secrets, err = parseSecrets(f.secrets); err != nil {
 		return err
 	}
 	if opts.Timestamp, err = buildTimestamp(f); err != nil {
@@ -234,4 +239,41 @@ func buildTimestamp(f *buildFlags) (*time.Time, error) {
 	}
 	t := time.Unix(secs, 0).UTC()
 	return &t, nil
+}
+
+// parseSecrets reads --secret id=ID,src=PATH|env=VAR; with neither, an
+// environment variable named ID, as docker does.
+func parseSecrets(vals []string) (map[string]build.Secret, error) {
+	out := map[string]build.Secret{}
+	for _, v := range vals {
+		var id string
+		var sec build.Secret
+		for _, field := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(field, "=")
+			switch k {
+			case "id":
+				id = val
+			case "src", "source":
+				sec.Src = val
+			case "env":
+				sec.Env = val
+			case "type":
+			default:
+				return nil, fmt.Errorf("--secret %q: unknown field %q", v, k)
+			}
+		}
+		if id == "" {
+			return nil, fmt.Errorf("--secret %q: id= is required", v)
+		}
+		if sec.Src == "" && sec.Env == "" {
+			sec.Env = id
+		}
+		if sec.Src != "" {
+			if _, err := os.Stat(sec.Src); err != nil {
+				return nil, fmt.Errorf("--secret %s: %w", id, err)
+			}
+		}
+		out[id] = sec
+	}
+	return out, nil
 }

@@ -217,3 +217,50 @@ func savedBase(t *testing.T) string {
 	}
 	return p
 }
+
+func TestE2EBuildRunMounts(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	secret := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(secret, []byte("s3cret-token-value"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := buildDir(t, map[string]string{
+		"Dockerfile": "FROM busybox\n" +
+			"RUN --mount=type=bind,source=sub,target=/mnt cat /mnt/x > /copied\n" +
+			"RUN --mount=type=cache,id=c1,target=/var/cache/x sh -c 'echo run >> /var/cache/x/log; wc -l < /var/cache/x/log > /cachelines'\n" +
+			"RUN --mount=type=tmpfs,target=/scratch touch /scratch/t && ls /scratch > /tmpfs\n" +
+			"RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /toklen\n" +
+			"RUN --network=none cat /proc/net/dev | grep -c : > /netdevs\n",
+		"sub/x": "bound\n",
+	})
+	mustKiln(t, "build", "--secret", "id=tok,src="+secret, "-t", "e2e-mounts", dir)
+	for name, want := range map[string]string{"copied": "bound\n", "cachelines": "1\n", "tmpfs": "t\n", "toklen": "18\n", "netdevs": "1\n"} {
+		if got := exportFile(t, e2e.store, "e2e-mounts", name); got != want {
+			t.Errorf("/%s = %q, want %q", name, got, want)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "img.tar")
+	mustKiln(t, "save", "-o", out, "e2e-mounts")
+	img, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(img), "s3cret-token-value") {
+		t.Errorf("the secret's value is in the saved image")
+	}
+	exp := filepath.Join(t.TempDir(), "fs.tar")
+	mustKiln(t, "export", "-o", exp, "e2e-mounts")
+	ef, err := os.Open(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	for name := range listing(t, ef) {
+		for _, leak := range []string{"mnt/", "scratch", "var/cache/x", "run/secrets"} {
+			if strings.HasPrefix(name, leak) {
+				t.Errorf("mount point %s leaked into the image", name)
+			}
+		}
+	}
+}
