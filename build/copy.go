@@ -40,9 +40,22 @@ func (b *Builder) copy(ctx context.Context, s *stage, c copySpec) error {
 	}
 	defer release()
 	var sources []string
+	remote := map[string]bool{}
 	for _, p := range c.src.SourcePaths {
 		if c.add && isURL(p) {
-			return fmt.Errorf("ADD of a URL (%s) is not supported yet", p)
+			dir, err := b.downloadDir()
+			if err != nil {
+				return err
+			}
+			f, err := b.fetchURL(ctx, p, c.checksum, dir)
+			if err != nil {
+				return err
+			}
+			sources, remote[f] = append(sources, f), true
+			continue
+		}
+		if c.checksum != "" {
+			return fmt.Errorf("ADD --checksum needs a URL source, not %q", p)
 		}
 		m, err := glob(srcRoot, p, ignored)
 		if err != nil {
@@ -68,6 +81,11 @@ func (b *Builder) copy(ctx context.Context, s *stage, c copySpec) error {
 	h := sha256.New()
 	for _, src := range sources {
 		rel, _ := filepath.Rel(srcRoot, src)
+		if remote[src] {
+			// A download's temp directory must not bust the cache: only its
+			// name and content count.
+			rel = "url:" + filepath.Base(src)
+		}
 		fmt.Fprintf(h, "src %s\x00", rel)
 		if err := hashTree(h, src, skipIgnored(rel, ignored)); err != nil {
 			return err
@@ -84,6 +102,7 @@ func (b *Builder) copy(ctx context.Context, s *stage, c copySpec) error {
 			return err
 		}
 		for _, src := range sources {
+			cp.remote = remote[src]
 			if err := cp.copySource(src, dest, len(sources) > 1 || strings.HasSuffix(dest, "/")); err != nil {
 				return err
 			}
@@ -152,6 +171,8 @@ type copier struct {
 	mode     *fs.FileMode
 	ignored  func(string) (bool, error)
 	add      bool
+	// remote marks a downloaded ADD source: never unpacked, mode 0600.
+	remote bool
 }
 
 func (b *Builder) newCopier(root, srcRoot string, c copySpec) (*copier, error) {
@@ -182,6 +203,9 @@ func (cp *copier) writeContent(name, data, dest string) error {
 	target := dest
 	if strings.HasSuffix(dest, "/") {
 		target = path.Join(dest, name)
+	}
+	if _, err := cp.mkdirAll(path.Dir(target)); err != nil {
+		return err
 	}
 	full, err := cp.resolve(target)
 	if err != nil {

@@ -63,9 +63,12 @@ func (cp *copier) mkdirAll(p string) (string, error) {
 // link's name.
 func (cp *copier) copySource(src, dest string, destIsDir bool) error {
 	name := filepath.Base(src)
-	src, err := securejoin.SecureJoin(cp.srcRoot, cp.rel(src))
-	if err != nil {
-		return fmt.Errorf("resolving source %s: %w", name, err)
+	if !cp.remote {
+		// A download is kiln's own file; everything else resolves inside its root.
+		var err error
+		if src, err = securejoin.SecureJoin(cp.srcRoot, cp.rel(src)); err != nil {
+			return fmt.Errorf("resolving source %s: %w", name, err)
+		}
 	}
 	st, err := os.Stat(src)
 	if err != nil {
@@ -77,7 +80,7 @@ func (cp *copier) copySource(src, dest string, destIsDir bool) error {
 		}
 		return cp.copyDir(src, dest)
 	}
-	if cp.add && isArchive(src) {
+	if cp.add && !cp.remote && isArchive(src) {
 		dir, err := cp.mkdirAll(dest)
 		if err != nil {
 			return err

@@ -3,7 +3,11 @@ package main
 import (
 	"archive/tar"
 	"bufio"
+	"crypto/sha256"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,5 +266,43 @@ func TestE2EBuildRunMounts(t *testing.T) {
 				t.Errorf("mount point %s leaked into the image", name)
 			}
 		}
+	}
+}
+
+func TestE2EBuildAddURL(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	body := "remote content\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/files/data.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	sum := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(body)))
+	dir := buildDir(t, map[string]string{"Dockerfile": fmt.Sprintf(
+		"FROM busybox\nADD --checksum=%s %s/files/data.txt /srv/\nADD %s/files/data.txt /renamed.txt\n", sum, srv.URL, srv.URL)})
+	mustKiln(t, "build", "-t", "e2e-addurl", dir)
+	for _, name := range []string{"srv/data.txt", "renamed.txt"} {
+		if got := exportFile(t, e2e.store, "e2e-addurl", name); got != body {
+			t.Errorf("/%s = %q, want %q", name, got, body)
+		}
+	}
+	// A rebuild downloads again but, the content being the same, reuses the layers.
+	r := mustKiln(t, "build", "-t", "e2e-addurl", dir)
+	if n := strings.Count(r.stdout, "Using cache"); n != 2 {
+		t.Errorf("rebuild used the cache %d times, want 2:\n%s", n, r.stdout)
+	}
+	bad := buildDir(t, map[string]string{"Dockerfile": fmt.Sprintf(
+		"FROM busybox\nADD --checksum=sha256:%064d %s/files/data.txt /x\n", 0, srv.URL)})
+	res := kiln(t, "build", bad)
+	if res.code == 0 || !strings.Contains(res.stderr, "checksum mismatch") || !strings.Contains(res.stderr, "Dockerfile:2") {
+		t.Errorf("wrong checksum: exit %d, stderr:\n%s", res.code, res.stderr)
+	}
+	missing := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nADD " + srv.URL + "/nope /x\n"})
+	if res := kiln(t, "build", missing); res.code == 0 || !strings.Contains(res.stderr, "404") {
+		t.Errorf("missing URL: exit %d, stderr:\n%s", res.code, res.stderr)
 	}
 }
