@@ -82,6 +82,6 @@ func (b *Builder) downloadDir() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("creating download directory: %w", err)
 	}
-	b.cleanups = append(b.cleanups, func() { os.RemoveAll(dir) })
+	b.addCleanup(func() { os.RemoveAll(dir) })
 	return dir, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/kiln-build/kiln/build/dockerfile"
@@ -30,10 +31,13 @@ type Builder struct {
 	done map[int]*stage
 	// step counts steps for "STEP n/total" lines.
 	step, total int
-	// etc are the generated /etc files steps see.
-	etc etcPaths
+	// etc are the generated /etc files steps see, made once under etcMu.
+	etc   etcPaths
+	etcMu sync.Mutex
 	// cleanups run when the build ends, however it ends.
 	cleanups []func()
+	// mu guards the fields above that concurrent stages share.
+	mu sync.Mutex
 }
 
 // Build builds opts.Dockerfile in opts.ContextDir with runner as the step
@@ -68,7 +72,7 @@ func Build(ctx context.Context, store *storage.Store, runner exec.Runner, opts O
 	b := &Builder{store: store, runner: runner, opts: opts, file: file, bctx: bctx,
 		cache: newCache(store.GraphRoot()), done: map[int]*stage{}}
 	defer func() {
-		for _, f := range b.cleanups {
+		for _, f := range b.cleanups { // every stage has ended here
 			f()
 		}
 	}()
@@ -86,12 +90,9 @@ func Build(ctx context.Context, store *storage.Store, runner exec.Runner, opts O
 	for _, i := range needed {
 		b.total += 1 + len(file.Stages[i].Commands)
 	}
-	var last *stage
-	for _, i := range needed {
-		if last, err = b.runStage(ctx, i); err != nil {
-			return nil, err
-		}
-		b.done[i] = last
+	last, err := b.runStages(ctx, needed)
+	if err != nil {
+		return nil, err
 	}
 	return b.commit(ctx, last)
 }
@@ -119,6 +120,8 @@ func (b *Builder) now() time.Time {
 }
 
 func (b *Builder) printf(format string, args ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !b.opts.Quiet {
 		fmt.Fprintf(b.opts.Out, format, args...)
 	}

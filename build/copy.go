@@ -139,7 +139,7 @@ func (b *Builder) copySource(ctx context.Context, current int, from string) (roo
 	}
 	var top, fkey string
 	if j, ok := b.stageIndex(from, current); ok {
-		prev := b.done[j]
+		prev := b.stageDone(j)
 		if prev == nil {
 			return "", nil, "", release, fmt.Errorf("COPY --from=%s: stage was not built before this one", from)
 		}

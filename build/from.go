@@ -18,15 +18,14 @@ import (
 
 // from starts stage i from its base: an earlier stage, scratch or an image.
 func (b *Builder) from(ctx context.Context, i int, def *instructions.Stage) (*stage, error) {
-	b.step++
-	b.printf("STEP %d/%d: FROM %s", b.step, b.total, def.BaseName)
+	as := ""
 	if def.Name != "" {
-		b.printf(" AS %s", def.Name)
+		as = " AS " + def.Name
 	}
-	b.printf("\n")
+	b.printf("STEP %d/%d: FROM %s%s\n", b.nextStep(), b.total, def.BaseName, as)
 	s := &stage{index: i, name: def.Name}
 	if j := b.deps[i].Base; j >= 0 {
-		prev := b.done[j]
+		prev := b.stageDone(j)
 		if prev == nil {
 			return nil, fmt.Errorf("stage %q was not built", def.BaseName)
 		}

@@ -37,6 +37,8 @@ type Options struct {
 	Timestamp *time.Time
 	// Network is exec.NetworkHost or exec.NetworkNone.
 	Network string
+	// Jobs is how many independent stages may run at once.
+	Jobs int
 	// Squash merges the build's new layers into one.
 	Squash bool
 	// Secrets are the --secret values by id.

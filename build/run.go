@@ -23,9 +23,7 @@ func (b *Builder) run(ctx context.Context, s *stage, c *instructions.RunCommand)
 	if err != nil {
 		return err
 	}
-	if len(args) == 1 && strings.HasPrefix(args[0], instr.PipesDir) {
-		return fmt.Errorf("heredoc with an interpreter line is not supported yet")
-	}
+	script := scriptOf(c)
 	env := s.runEnv()
 	network, err := b.runNetwork(c)
 	if err != nil {
@@ -37,9 +35,15 @@ func (b *Builder) run(ctx context.Context, s *stage, c *instructions.RunCommand)
 	}
 	defer mounts.close()
 	key := stepKey(s.key, "RUN", strings.Join(args, "\x00"), strings.Join(env, "\x00"), s.img.Config.User,
-		s.img.Config.WorkingDir, network, timestampKey(b.opts.Timestamp), strings.Join(mounts.key, "\x00"))
+		s.img.Config.WorkingDir, network, timestampKey(b.opts.Timestamp), strings.Join(mounts.key, "\x00"), script.key())
 	return b.layerStep(ctx, s, c, key, func(w *workspace) error {
-		return b.runIn(ctx, s, w.root, runSpec{args: args, env: append(env, mounts.env...), network: network, mounts: mounts.mounts})
+		extra, cleanup, err := b.scriptMounts(script)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		return b.runIn(ctx, s, w.root, runSpec{args: args, env: append(env, mounts.env...), network: network,
+			mounts: append(extra, mounts.mounts...)})
 	})
 }
 
@@ -121,6 +125,8 @@ type etcPaths struct{ hosts, resolv string }
 
 // etcFiles writes the hosts and resolv.conf files steps see, once a build.
 func (b *Builder) etcFiles() (etcPaths, error) {
+	b.etcMu.Lock()
+	defer b.etcMu.Unlock()
 	if b.etc.hosts != "" {
 		return b.etc, nil
 	}
@@ -128,7 +134,7 @@ func (b *Builder) etcFiles() (etcPaths, error) {
 	if err != nil {
 		return etcPaths{}, fmt.Errorf("creating step files: %w", err)
 	}
-	b.cleanups = append(b.cleanups, func() { os.RemoveAll(dir) })
+	b.addCleanup(func() { os.RemoveAll(dir) })
 	p := etcPaths{hosts: filepath.Join(dir, "hosts"), resolv: filepath.Join(dir, "resolv.conf")}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return p, fmt.Errorf("creating step files: %w", err)

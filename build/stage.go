@@ -47,8 +47,7 @@ func (b *Builder) runStage(ctx context.Context, i int) (*stage, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b.step++
-		b.printf("STEP %d/%d: %s\n", b.step, b.total, source(cmd))
+		b.printf("STEP %d/%d: %s\n", b.nextStep(), b.total, source(cmd))
 		if err := b.runStep(ctx, s, cmd); err != nil {
 			return nil, b.stepError(i, cmd.Location(), source(cmd), err)
 		}

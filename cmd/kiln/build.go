@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type buildFlags struct {
 	file, target, pull, iidfile, format, network        string
 	ignoreFile, timestamp, sourceDateEpoch, platform    string
 	noCache, quiet, squash, layers                      bool
+	jobs                                                int
 	sys                                                 sysFlags
 }
 
@@ -65,6 +67,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.platform, "platform", "", "target platform OS/ARCH[/VARIANT]")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image id")
 	fl.BoolVar(&f.squash, "squash", false, "squash the layers the build adds into one")
+	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "how many independent stages to build at once")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR")
 	f.sys.add(fl)
 	return cmd
@@ -72,7 +75,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 
 func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) error {
 	opts := build.Options{ContextDir: contextDir, Tags: f.tags, Target: f.target, Pull: f.pull,
-		NoCache: f.noCache || !f.layers, Quiet: f.quiet, Squash: f.squash, IgnoreFile: f.ignoreFile,
+		NoCache: f.noCache || !f.layers, Jobs: f.jobs, Quiet: f.quiet, Squash: f.squash, IgnoreFile: f.ignoreFile,
 		Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()}
 	if f.quiet {
 		opts.Out, opts.Err = io.Discard, cmd.ErrOrStderr()

@@ -306,3 +306,22 @@ func TestE2EBuildAddURL(t *testing.T) {
 		t.Errorf("missing URL: exit %d, stderr:\n%s", res.code, res.stderr)
 	}
 }
+
+func TestE2EBuildParallelStages(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox AS a\nRUN echo a > /a\n" +
+		"FROM busybox AS b\nRUN echo b > /b\nFROM busybox AS unused\nRUN exit 9\n" +
+		"FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nRUN cat /a /b > /ab\n"})
+	mustKiln(t, "build", "--jobs", "4", "-t", "e2e-par", dir)
+	if got := exportFile(t, e2e.store, "e2e-par", "ab"); got != "a\nb\n" {
+		t.Errorf("/ab = %q, want %q", got, "a\nb\n")
+	}
+	// A failing stage fails the build with its own status, whatever runs beside it.
+	fail := buildDir(t, map[string]string{"Dockerfile": "FROM busybox AS a\nRUN sleep 1\n" +
+		"FROM busybox AS b\nRUN exit 4\nFROM busybox\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\n"})
+	r := kiln(t, "build", "--jobs", "2", fail)
+	if r.code != 4 || !strings.Contains(r.stderr, "Dockerfile:4") {
+		t.Errorf("failing stage: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
