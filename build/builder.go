@@ -62,8 +62,9 @@ func Build(ctx context.Context, store *storage.Store, runner exec.Runner, opts O
 	if err != nil {
 		return nil, err
 	}
-	if file.Syntax != "" && !opts.Quiet {
-		fmt.Fprintf(opts.Err, "kiln: ignoring syntax directive %q: kiln has one built-in Dockerfile frontend\n", file.Syntax)
+	if file.Syntax != "" && opts.Progress != nil {
+		opts.Progress(Event{Type: "notice", Time: time.Now().UTC(),
+			Message: fmt.Sprintf("ignoring syntax directive %q: kiln has one built-in Dockerfile frontend", file.Syntax)})
 	}
 	bctx, err := newContext(opts.ContextDir, opts.IgnoreFile)
 	if err != nil {
@@ -119,14 +120,6 @@ func (b *Builder) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (b *Builder) printf(format string, args ...any) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.opts.Quiet {
-		fmt.Fprintf(b.opts.Out, format, args...)
-	}
-}
-
 // commit writes the final stage as an image and applies every tag.
 func (b *Builder) commit(ctx context.Context, s *stage) (*Result, error) {
 	img := s.img.Clone()
@@ -158,11 +151,7 @@ func (b *Builder) commit(ctx context.Context, s *stage) (*Result, error) {
 	if len(local) > 0 {
 		first = local[0]
 	}
-	if len(local) > 0 {
-		b.printf("COMMIT %s\n", first)
-	} else {
-		b.printf("COMMIT\n")
-	}
+	b.emit(Event{Type: "commit", Name: first})
 	res, err := b.store.Commit(ctx, storage.CommitOptions{Config: img, TopLayer: top, Format: b.opts.Format,
 		Annotations: b.opts.Annotations, Dest: first})
 	if err != nil {
@@ -179,18 +168,8 @@ func (b *Builder) commit(ctx context.Context, s *stage) (*Result, error) {
 			return nil, err
 		}
 	}
-	b.printf("--> %s\n", short(res.ID))
-	for _, t := range local {
-		b.printf("Successfully tagged %s\n", t)
-	}
+	b.emit(Event{Type: "image", Image: res.ID, Tags: b.opts.Tags})
 	return &Result{ImageID: res.ID, ManifestDigest: res.ManifestDigest.String()}, nil
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // errStep marks errors that already carry their step context.

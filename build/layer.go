@@ -24,17 +24,20 @@ type workspace struct {
 // for key when there is one, and otherwise runs change over a work layer
 // and stores what changed as a new layer.
 func (b *Builder) layerStep(ctx context.Context, s *stage, cmd instructions.Command, key digest.Digest, change func(*workspace) error) error {
+	t := newTimer()
 	if !b.opts.NoCache {
 		e, err := b.cache.get(key)
 		if err != nil {
 			return err
 		}
 		if e != nil && b.layerUsable(e.Layer) {
-			b.printf("--> Using cache %s\n", key.Encoded()[:12])
+			t.mark("cache")
+			b.emit(Event{Type: "step-done", Stage: s.name, Key: key.Encoded(), Cached: true, Layer: e.Layer, Timings: t.done()})
 			return b.advance(s, cmd, key, *e)
 		}
 	}
-	layer, err := b.snapshot(ctx, s.top, change)
+	t.mark("cache")
+	layer, err := b.snapshot(ctx, s.top, change, t)
 	if err != nil {
 		return err
 	}
@@ -42,6 +45,8 @@ func (b *Builder) layerStep(ctx context.Context, s *stage, cmd instructions.Comm
 	if err := b.cache.put(key, e); err != nil {
 		return err
 	}
+	t.mark("diff")
+	b.emit(Event{Type: "step-done", Stage: s.name, Key: key.Encoded(), Layer: layer, Timings: t.done()})
 	return b.advance(s, cmd, key, e)
 }
 
@@ -74,19 +79,23 @@ func (b *Builder) advance(s *stage, cmd instructions.Command, key digest.Digest,
 
 // snapshot runs change over a fresh work layer on parent and returns the id
 // of the layer holding what it changed, or "" when it changed nothing.
-func (b *Builder) snapshot(ctx context.Context, parent string, change func(*workspace) error) (id string, err error) {
+func (b *Builder) snapshot(ctx context.Context, parent string, change func(*workspace) error, t *timer) (id string, err error) {
 	root, upper, diff, release, err := b.mountWork(parent)
 	if err != nil {
 		return "", err
 	}
+	t.mark("mount")
 	defer func() {
+		t.mark("diff")
 		if rerr := release(); rerr != nil && err == nil {
 			err = rerr
 		}
+		t.mark("release")
 	}()
 	if err := change(&workspace{root: root}); err != nil {
 		return "", err
 	}
+	t.mark("run")
 	if upper == "" {
 		rc, err := diff()
 		if err != nil {

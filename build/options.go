@@ -43,9 +43,11 @@ type Options struct {
 	Squash bool
 	// Secrets are the --secret values by id.
 	Secrets map[string]Secret
-	// Quiet suppresses step lines and step output.
+	// Quiet suppresses the steps' output.
 	Quiet bool
-	// Out receives step lines and the steps' output; Err the steps' stderr.
+	// Progress receives the build's events; nil drops them.
+	Progress func(Event)
+	// Out and Err receive the steps' own output.
 	Out, Err io.Writer
 	// Sys holds registry settings for pulls and transport tags.
 	Sys storage.SystemOptions

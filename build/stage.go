@@ -11,6 +11,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	digest "github.com/opencontainers/go-digest"
 
+	"github.com/kiln-build/kiln/build/dockerfile"
 	instr "github.com/kiln-build/kiln/build/instructions"
 	"github.com/kiln-build/kiln/storage"
 )
@@ -47,7 +48,7 @@ func (b *Builder) runStage(ctx context.Context, i int) (*stage, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b.printf("STEP %d/%d: %s\n", b.nextStep(), b.total, source(cmd))
+		b.emit(Event{Type: "step", Stage: dockerfile.StageName(b.file, i), Step: b.nextStep(), Total: b.total, Instruction: source(cmd)})
 		if err := b.runStep(ctx, s, cmd); err != nil {
 			return nil, b.stepError(i, cmd.Location(), source(cmd), err)
 		}

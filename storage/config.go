@@ -60,6 +60,7 @@ type Image struct {
 	Architecture string     `json:"architecture"`
 	OS           string     `json:"os"`
 	Variant      string     `json:"variant,omitempty"`
+	OSVersion    string     `json:"os.version,omitempty"`
 	Config       Config     `json:"config"`
 	RootFS       RootFS     `json:"rootfs"`
 	History      []History  `json:"history,omitempty"`

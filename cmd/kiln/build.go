@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,7 +28,8 @@ type buildFlags struct {
 	secrets                                             []string
 	file, target, pull, iidfile, format, network        string
 	ignoreFile, timestamp, sourceDateEpoch, platform    string
-	noCache, quiet, squash, layers                      bool
+	noCache, quiet, squash, layers, debugTimings        bool
+	progress                                            string
 	jobs                                                int
 	sys                                                 sysFlags
 }
@@ -67,6 +70,8 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.platform, "platform", "", "target platform OS/ARCH[/VARIANT]")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image id")
 	fl.BoolVar(&f.squash, "squash", false, "squash the layers the build adds into one")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain or json (one object per event)")
+	fl.BoolVar(&f.debugTimings, "debug-timings", false, "print each step's time split into cache lookup, mount, run, diff and release")
 	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "how many independent stages to build at once")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR")
 	f.sys.add(fl)
@@ -77,8 +82,23 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 	opts := build.Options{ContextDir: contextDir, Tags: f.tags, Target: f.target, Pull: f.pull,
 		NoCache: f.noCache || !f.layers, Jobs: f.jobs, Quiet: f.quiet, Squash: f.squash, IgnoreFile: f.ignoreFile,
 		Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()}
-	if f.quiet {
+	switch {
+	case f.quiet:
 		opts.Out, opts.Err = io.Discard, cmd.ErrOrStderr()
+	case f.progress == "json":
+		var mu sync.Mutex
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		opts.Out = outputEvents{mu: &mu, enc: enc, stream: "stdout"}
+		opts.Err = outputEvents{mu: &mu, enc: enc, stream: "stderr"}
+		opts.Progress = func(ev build.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			enc.Encode(ev)
+		}
+	case f.progress == "auto" || f.progress == "plain" || f.progress == "tty":
+		opts.Progress = plainProgress(cmd.OutOrStdout(), f.debugTimings)
+	default:
+		return fmt.Errorf("--progress %q: want auto, plain or json", f.progress)
 	}
 	var err error
 	if opts.Dockerfile, opts.Name, err = readDockerfile(cmd, contextDir, f.file); err != nil {
@@ -146,7 +166,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 			return fmt.Errorf("writing --iidfile: %w", err)
 		}
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), res.ImageID)
+	if f.progress != "json" {
+		fmt.Fprintln(cmd.OutOrStdout(), res.ImageID)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -323,5 +324,43 @@ func TestE2EBuildParallelStages(t *testing.T) {
 	r := kiln(t, "build", "--jobs", "2", fail)
 	if r.code != 4 || !strings.Contains(r.stderr, "Dockerfile:4") {
 		t.Errorf("failing stage: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+func TestE2EBuildProgressJSON(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo from-the-step\nENV A=b\n"})
+	r := mustKiln(t, "build", "--no-cache", "--progress", "json", "-t", "e2e-json", dir)
+	var steps, outputs, images int
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("--progress json printed a line that is not JSON: %q", line)
+		}
+		switch ev["type"] {
+		case "step":
+			steps++
+		case "output":
+			if strings.Contains(fmt.Sprint(ev["data"]), "from-the-step") {
+				outputs++
+			}
+		case "step-done":
+			if tm, ok := ev["timings"].(map[string]any); !ok || tm["run"] == nil || tm["total"] == nil {
+				t.Errorf("step-done without run and total timings: %s", line)
+			}
+		case "image":
+			images++
+			if ev["image"] != e2e.store.imageID(t, "e2e-json") {
+				t.Errorf("image event names %v, want the built image", ev["image"])
+			}
+		}
+	}
+	if steps != 3 || outputs != 1 || images != 1 {
+		t.Errorf("events: %d steps (want 3), %d outputs of the RUN (want 1), %d images (want 1)\n%s", steps, outputs, images, r.stdout)
+	}
+	r = mustKiln(t, "build", "--debug-timings", "-t", "e2e-json", dir)
+	if !strings.Contains(r.stdout, "--> timings: cache") {
+		t.Errorf("--debug-timings printed no timings:\n%s", r.stdout)
 	}
 }
