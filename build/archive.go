@@ -130,11 +130,15 @@ func (cp *copier) extractEntry(r io.Reader, h *tar.Header) error {
 	default:
 		return nil
 	}
-	if err := os.Lchown(full, h.Uid, h.Gid); err != nil {
+	uid, gid := h.Uid, h.Gid
+	if cp.forceOwner {
+		uid, gid = cp.uid, cp.gid
+	}
+	if err := lchown(full, uid, gid); err != nil {
 		return fmt.Errorf("changing owner: %w", err)
 	}
 	if h.Typeflag != tar.TypeSymlink {
-		if err := os.Chmod(full, h.FileInfo().Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+		if err := chmodKeepingOwner(full, h.FileInfo().Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
 			return err
 		}
 	}

@@ -169,6 +169,11 @@ func (b *Builder) commit(ctx context.Context, s *stage) (*Result, error) {
 		}
 	}
 	b.emit(Event{Type: "image", Image: res.ID, Tags: b.opts.Tags})
+	if b.opts.Output.Type != "" {
+		if err := b.writeOutput(ctx, res.ID, b.opts.Output); err != nil {
+			return nil, err
+		}
+	}
 	return &Result{ImageID: res.ID, ManifestDigest: res.ManifestDigest.String()}, nil
 }
 

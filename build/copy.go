@@ -173,6 +173,8 @@ type copier struct {
 	add      bool
 	// remote marks a downloaded ADD source: never unpacked, mode 0600.
 	remote bool
+	// forceOwner gives unpacked entries uid and gid instead of their own.
+	forceOwner bool
 }
 
 func (b *Builder) newCopier(root, srcRoot string, c copySpec) (*copier, error) {

@@ -49,7 +49,7 @@ func (cp *copier) mkdirAll(p string) (string, error) {
 		return "", fmt.Errorf("creating %s: %w", p, err)
 	}
 	if cp.chown {
-		if err := os.Lchown(full, cp.uid, cp.gid); err != nil {
+		if err := lchown(full, cp.uid, cp.gid); err != nil {
 			return "", fmt.Errorf("changing owner of %s: %w", p, err)
 		}
 	}
@@ -186,7 +186,7 @@ func removeNonDir(p string) {
 // own applies the owner (root unless --chown) and the mode (the source's
 // unless --chmod).
 func (cp *copier) own(full string, mode fs.FileMode, isLink bool) error {
-	if err := os.Lchown(full, cp.uid, cp.gid); err != nil {
+	if err := lchown(full, cp.uid, cp.gid); err != nil {
 		return fmt.Errorf("changing owner of %s: %w", full, err)
 	}
 	if isLink {
@@ -196,7 +196,7 @@ func (cp *copier) own(full string, mode fs.FileMode, isLink bool) error {
 	if cp.mode != nil {
 		perm = *cp.mode
 	}
-	if err := os.Chmod(full, perm); err != nil {
+	if err := chmodKeepingOwner(full, perm); err != nil {
 		return fmt.Errorf("changing mode of %s: %w", full, err)
 	}
 	return nil

@@ -37,6 +37,8 @@ type Options struct {
 	Timestamp *time.Time
 	// Network is exec.NetworkHost or exec.NetworkNone.
 	Network string
+	// Output, when its Type is set, also exports the result's filesystem.
+	Output Output
 	// Jobs is how many independent stages may run at once.
 	Jobs int
 	// Squash merges the build's new layers into one.

@@ -126,7 +126,7 @@ func (b *Builder) cacheMount(m *instructions.Mount, target string, out *stepMoun
 		if m.GID != nil {
 			gid = int(*m.GID)
 		}
-		if err := os.Lchown(dir, uid, gid); err != nil {
+		if err := lchown(dir, uid, gid); err != nil {
 			return fmt.Errorf("creating cache mount %s: %w", id, err)
 		}
 	}

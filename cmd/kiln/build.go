@@ -29,9 +29,10 @@ type buildFlags struct {
 	file, target, pull, iidfile, format, network        string
 	ignoreFile, timestamp, sourceDateEpoch, platform    string
 	noCache, quiet, squash, layers, debugTimings        bool
-	progress                                            string
+	progress, output                                    string
 	jobs                                                int
 	sys                                                 sysFlags
+	multi                                               multiFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -67,9 +68,11 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.ignoreFile, "ignorefile", "", "ignore file instead of CONTEXT/.containerignore or .dockerignore")
 	fl.StringVar(&f.timestamp, "timestamp", "", "seconds since the epoch for every created time and file time")
 	fl.StringVar(&f.sourceDateEpoch, "source-date-epoch", "", "like --timestamp (default $SOURCE_DATE_EPOCH)")
-	fl.StringVar(&f.platform, "platform", "", "target platform OS/ARCH[/VARIANT]")
+	fl.StringVar(&f.platform, "platform", "", "target platforms OS/ARCH[/VARIANT], comma-separated; several make a manifest list")
+	f.multi.add(fl)
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image id")
 	fl.BoolVar(&f.squash, "squash", false, "squash the layers the build adds into one")
+	fl.StringVarP(&f.output, "output", "o", "", "also write the result's filesystem: type=local,dest=DIR or type=tar,dest=FILE")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain or json (one object per event)")
 	fl.BoolVar(&f.debugTimings, "debug-timings", false, "print each step's time split into cache lookup, mount, run, diff and release")
 	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "how many independent stages to build at once")
@@ -79,6 +82,17 @@ func newBuildCmd(g *globals) *cobra.Command {
 }
 
 func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) error {
+	if contextDir == "-" || build.IsGitURL(contextDir) {
+		if contextDir == "-" && f.file == "-" {
+			return fmt.Errorf("the context and the Dockerfile cannot both come from stdin")
+		}
+		dir, cleanup, err := build.FetchContext(cmd.Context(), contextDir, cmd.InOrStdin(), os.TempDir())
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		contextDir = dir
+	}
 	opts := build.Options{ContextDir: contextDir, Tags: f.tags, Target: f.target, Pull: f.pull,
 		NoCache: f.noCache || !f.layers, Jobs: f.jobs, Quiet: f.quiet, Squash: f.squash, IgnoreFile: f.ignoreFile,
 		Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()}
@@ -129,21 +143,29 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 	if opts.Annotations, err = keyValues("--annotation", f.annotations); err != nil {
 		return err
 	}
+	if f.output != "" {
+		if opts.Output, err = build.ParseOutput(f.output); err != nil {
+			return err
+		}
+		if opts.Output.Dest == "-" {
+			// The tar owns stdout; progress goes to stderr.
+			opts.Progress = plainProgress(cmd.ErrOrStderr(), f.debugTimings)
+			opts.Out = cmd.ErrOrStderr()
+			opts.Output.Stdout = cmd.OutOrStdout()
+		}
+	}
 	if opts.Secrets, err = parseSecrets(f.secrets); err != nil {
 		return err
 	}
 	if opts.Timestamp, err = buildTimestamp(f); err != nil {
 		return err
 	}
-	if f.platform != "" {
-		parts := strings.Split(f.platform, "/")
-		if len(parts) < 2 || len(parts) > 3 {
-			return fmt.Errorf("--platform %q: want OS/ARCH[/VARIANT]", f.platform)
-		}
-		opts.OS, opts.Arch = parts[0], parts[1]
-		if len(parts) == 3 {
-			opts.Variant = parts[2]
-		}
+	plats, err := parsePlatforms(f.platform)
+	if err != nil {
+		return err
+	}
+	if len(plats) == 1 {
+		opts.OS, opts.Arch, opts.Variant = plats[0].OS, plats[0].Architecture, plats[0].Variant
 	}
 	if opts.Sys, err = f.sys.options(); err != nil {
 		return err
@@ -153,6 +175,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 		return err
 	}
 	defer store.Close()
+	if f.multi.wanted(plats) {
+		return runMultiBuild(cmd, store, opts, f, plats)
+	}
 	res, err := build.Build(cmd.Context(), store, exec.Sandbox{}, opts)
 	if err != nil {
 		var ee *exec.ExitError
@@ -166,7 +191,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 			return fmt.Errorf("writing --iidfile: %w", err)
 		}
 	}
-	if f.progress != "json" {
+	if f.progress != "json" && opts.Output.Dest != "-" {
 		fmt.Fprintln(cmd.OutOrStdout(), res.ImageID)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -362,5 +363,84 @@ func TestE2EBuildProgressJSON(t *testing.T) {
 	r = mustKiln(t, "build", "--debug-timings", "-t", "e2e-json", dir)
 	if !strings.Contains(r.stdout, "--> timings: cache") {
 		t.Errorf("--debug-timings printed no timings:\n%s", r.stdout)
+	}
+}
+
+func TestE2EBuildOutput(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nCOPY --chown=1000:1000 out /out\n", "out": "out\n"})
+	dest := filepath.Join(t.TempDir(), "rootfs")
+	mustKiln(t, "build", "--output", "type=local,dest="+dest, "-t", "e2e-output", dir)
+	b, err := os.ReadFile(filepath.Join(dest, "out"))
+	if err != nil || string(b) != "out\n" {
+		t.Errorf("--output local: /out = %q, %v", b, err)
+	}
+	st, err := os.Stat(filepath.Join(dest, "out"))
+	if err == nil {
+		if uid := st.Sys().(*syscall.Stat_t).Uid; int(uid) != os.Getuid() {
+			t.Errorf("--output local: /out owned by %d, want the caller %d", uid, os.Getuid())
+		}
+	}
+	tarPath := filepath.Join(t.TempDir(), "fs.tar")
+	mustKiln(t, "build", "--output", "type=tar,dest="+tarPath, dir)
+	f, err := os.Open(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if e, ok := listing(t, f)["out"]; !ok || !strings.Contains(e, " 1000:1000 ") {
+		t.Errorf("--output tar: /out entry %q, want owner 1000:1000 kept", e)
+	}
+	if r := kiln(t, "build", "--output", "type=zip,dest=x", dir); r.code == 0 || !strings.Contains(r.stderr, "--output") {
+		t.Errorf("bad --output: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+func TestE2EBuildContextSources(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	git := requireTool(t, "git")
+	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nCOPY msg /msg\n", "msg": "from a tar\n"})
+	var buf strings.Builder
+	tw := tar.NewWriter(&buf)
+	for _, name := range []string{"Dockerfile", "msg"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
+		tw.Write(b)
+	}
+	tw.Close()
+	if r := e2e.store.kilnStdin(t, buf.String(), "build", "-t", "e2e-ctx-tar", "-"); r.code != 0 {
+		t.Fatalf("build from a stdin tar: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := exportFile(t, e2e.store, "e2e-ctx-tar", "msg"); got != "from a tar\n" {
+		t.Errorf("stdin tar context: /msg = %q", got)
+	}
+
+	repo := filepath.Join(t.TempDir(), "repo")
+	sub := filepath.Join(repo, "app")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(sub, "Dockerfile"), []byte("FROM busybox\nCOPY msg /msg\n"), 0o644)
+	os.WriteFile(filepath.Join(sub, "msg"), []byte("from git\n"), 0o644)
+	for _, args := range [][]string{{"init", "-q", "-b", "main", repo}, {"-C", repo, "add", "."},
+		{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c"}, {"-C", repo, "tag", "v1"}} {
+		if out, err := exec.Command(git, args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	if out, err := exec.Command(git, "clone", "-q", "--bare", repo, repo+".git").CombinedOutput(); err != nil {
+		t.Fatalf("git clone --bare: %v\n%s", err, out)
+	}
+	mustKiln(t, "build", "-t", "e2e-ctx-git", "file://"+repo+".git#v1:app")
+	if got := exportFile(t, e2e.store, "e2e-ctx-git", "msg"); got != "from git\n" {
+		t.Errorf("git context: /msg = %q", got)
+	}
+	if r := kiln(t, "build", "file://"+repo+".git#nope"); r.code == 0 || !strings.Contains(r.stderr, "cloning") {
+		t.Errorf("missing ref: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }

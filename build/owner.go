@@ -1,0 +1,66 @@
+package build
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// overrideStat is the xattr containers/storage (and kiln's layer diff) read
+// a file's real owner and mode from when the namespace cannot hold them.
+const overrideStat = "user.containers.override_stat"
+
+// lchown gives p an owner. In a single-id user namespace ids other than the
+// mapped one cannot be set (EINVAL); the owner is then recorded in the
+// override_stat xattr, which becomes the owner in the layer's tar headers.
+func lchown(p string, uid, gid int) error {
+	err := os.Lchown(p, uid, gid)
+	if err == nil || !errors.Is(err, unix.EINVAL) {
+		return err
+	}
+	var st unix.Stat_t
+	if serr := unix.Lstat(p, &st); serr != nil {
+		return fmt.Errorf("%w (and reading it: %w)", err, serr)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		// user.* xattrs cannot be set on symlinks; their owner rarely matters.
+		return nil
+	}
+	val := fmt.Sprintf("%d:%d:%04o", uid, gid, st.Mode&0o7777)
+	if xerr := unix.Lsetxattr(p, overrideStat, []byte(val), 0); xerr != nil {
+		return fmt.Errorf("%w (and recording it in %s: %w)", err, overrideStat, xerr)
+	}
+	return nil
+}
+
+// chmodKeepingOwner changes p's mode and, when the owner lives in the
+// override_stat xattr, the mode recorded there too.
+func chmodKeepingOwner(p string, mode os.FileMode) error {
+	if err := os.Chmod(p, mode); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Lgetxattr(p, overrideStat, buf)
+	if err != nil {
+		return nil
+	}
+	var uid, gid int
+	var old uint32
+	if _, err := fmt.Sscanf(string(buf[:n]), "%d:%d:%o", &uid, &gid, &old); err != nil {
+		return nil
+	}
+	perm := uint32(mode.Perm())
+	if mode&os.ModeSetuid != 0 {
+		perm |= unix.S_ISUID
+	}
+	if mode&os.ModeSetgid != 0 {
+		perm |= unix.S_ISGID
+	}
+	if mode&os.ModeSticky != 0 {
+		perm |= unix.S_ISVTX
+	}
+	val := fmt.Sprintf("%d:%d:%04o", uid, gid, perm)
+	return unix.Lsetxattr(p, overrideStat, []byte(val), 0)
+}
