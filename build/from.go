@@ -2,10 +2,7 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -18,11 +15,11 @@ import (
 
 // from starts stage i from its base: an earlier stage, scratch or an image.
 func (b *Builder) from(ctx context.Context, i int, def *instructions.Stage) (*stage, error) {
-	as := ""
+	from := "FROM " + def.BaseName
 	if def.Name != "" {
-		as = " AS " + def.Name
+		from += " AS " + def.Name
 	}
-	b.printf("STEP %d/%d: FROM %s%s\n", b.nextStep(), b.total, def.BaseName, as)
+	b.emit(Event{Type: "step", Stage: dockerfile.StageName(b.file, i), Step: b.nextStep(), Total: b.total, Instruction: from})
 	s := &stage{index: i, name: def.Name}
 	if j := b.deps[i].Base; j >= 0 {
 		prev := b.stageDone(j)
@@ -37,15 +34,19 @@ func (b *Builder) from(ctx context.Context, i int, def *instructions.Stage) (*st
 		s.baseTop, s.baseHistory = s.top, len(s.img.History)
 		return s, nil
 	}
+	plat, err := b.stagePlatform(def)
+	if err != nil {
+		return nil, err
+	}
 	if strings.EqualFold(def.BaseName, dockerfile.Scratch) {
-		st, _ := instr.NewState(&storage.Image{OS: b.opts.OS, Architecture: b.opts.Arch, Variant: b.opts.Variant,
+		st, _ := instr.NewState(&storage.Image{OS: plat.OS, Architecture: plat.Architecture, Variant: plat.Variant,
 			RootFS: storage.RootFS{Type: "layers"}})
 		s.img = st.Image
 		s.img.Config.WorkingDir = "/" // BuildKit's empty image has WorkingDir "/"
 		s.key = stepKey("", "FROM scratch", s.img.OS, s.img.Architecture, s.img.Variant)
 		return s, nil
 	}
-	rec, err := b.baseImage(ctx, def.BaseName)
+	rec, err := b.basePlatform(ctx, def.BaseName, plat)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +56,7 @@ func (b *Builder) from(ctx context.Context, i int, def *instructions.Stage) (*st
 	}
 	st, triggers := instr.NewState(base)
 	s.img, s.top, s.baseTop, s.baseHistory = st.Image, rec.TopLayer, rec.TopLayer, len(base.History)
-	s.key = stepKey(digest.Digest("sha256:"+rec.ID), "FROM image")
+	s.key = stepKey(digest.Digest("sha256:"+rec.ID), "FROM image", plat.String())
 	return s, b.onBuild(ctx, s, triggers)
 }
 
@@ -69,28 +70,10 @@ func (b *Builder) stageIndex(name string, before int) (int, bool) {
 	return 0, false
 }
 
-// baseImage finds a base image in the store, pulling it as the pull policy
-// says.
+// baseImage finds an image (COPY --from=IMAGE) for the build's target
+// platform, pulling it as the pull policy says.
 func (b *Builder) baseImage(ctx context.Context, name string) (*storage.ImageRecord, error) {
-	policy := b.opts.Pull
-	if policy == "" {
-		policy = "missing"
-	}
-	if policy != "always" {
-		rec, err := b.store.Lookup(name)
-		if err == nil || !errors.Is(err, fs.ErrNotExist) {
-			return rec, err
-		}
-		if policy == "never" {
-			return nil, fmt.Errorf("base image %q is not in the store and --pull=never: %w", name, fs.ErrNotExist)
-		}
-	}
-	b.printf("Pulling %s\n", name)
-	var progress io.Writer
-	if !b.opts.Quiet {
-		progress = b.opts.Err
-	}
-	return b.store.Pull(ctx, name, storage.PullOptions{System: b.opts.Sys, Progress: progress})
+	return b.basePlatform(ctx, name, b.target())
 }
 
 // onBuild runs the ONBUILD triggers a base image carries, as docker does
@@ -104,7 +87,7 @@ func (b *Builder) onBuild(ctx context.Context, s *stage, triggers []string) erro
 		return err
 	}
 	for i, cmd := range cmds {
-		b.printf("ONBUILD %s\n", triggers[i])
+		b.emit(Event{Type: "onbuild", Stage: s.name, Instruction: triggers[i]})
 		if err := b.runStep(ctx, s, cmd); err != nil {
 			return fmt.Errorf("running ONBUILD trigger %q: %w", triggers[i], err)
 		}

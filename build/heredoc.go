@@ -43,7 +43,7 @@ func (h *heredocScript) key() string {
 	return "script " + h.Name + "\x00" + h.Body
 }
 
-// mounts writes the script into a directory of its own under the run root and returns the
+// scriptMounts writes the script into a directory of its own under the run root and returns the
 // read-only bind mount of that directory on instr.PipesDir, and a function that removes it.
 func (b *Builder) scriptMounts(h *heredocScript) ([]specs.Mount, func(), error) {
 	if h == nil {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/kiln-build/kiln/exec"
 	"github.com/kiln-build/kiln/storage"
 )
 
@@ -37,6 +38,8 @@ type Options struct {
 	Timestamp *time.Time
 	// Network is exec.NetworkHost or exec.NetworkNone.
 	Network string
+	// Security is the seccomp profile and capability set of RUN steps.
+	Security exec.Security
 	// Output, when its Type is set, also exports the result's filesystem.
 	Output Output
 	// Jobs is how many independent stages may run at once.

@@ -19,6 +19,9 @@ import (
 // run executes a RUN step in the sandbox over a work layer and snapshots
 // what it changed.
 func (b *Builder) run(ctx context.Context, s *stage, c *instructions.RunCommand) error {
+	if err := b.checkEmulator(s); err != nil {
+		return err
+	}
 	args, err := instr.RunArgs(c, s.img.Config.Shell)
 	if err != nil {
 		return err
@@ -104,7 +107,7 @@ func (b *Builder) runIn(ctx context.Context, s *stage, root string, r runSpec) e
 		cwd = "/"
 	}
 	spec, err := exec.NewSpec(root, exec.Options{Args: args, Env: env, Cwd: cwd, User: user,
-		Hostname: "kiln", Network: network, Mounts: mounts})
+		Hostname: "kiln", Network: network, Mounts: mounts, Security: b.opts.Security})
 	if err != nil {
 		return err
 	}

@@ -74,12 +74,18 @@ func initSandbox(fdStr string) error {
 	if err := pivot(root, spec.Root.Readonly); err != nil {
 		return err
 	}
+	var sc *specs.LinuxSeccomp
 	if spec.Linux != nil {
 		if err := maskPaths(spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths); err != nil {
 			return err
 		}
+		sc = spec.Linux.Seccomp
 	}
-	return execProcess(spec.Process)
+	// The bounding set goes while the init still has CAP_SETPCAP.
+	if err := dropBounding(spec.Process.Capabilities); err != nil {
+		return err
+	}
+	return execProcess(spec.Process, sc)
 }
 
 func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
@@ -145,9 +151,10 @@ func maskPaths(masked, readonly []string) error {
 	return nil
 }
 
-// execProcess drops to the step's user and replaces the init with the
-// command.
-func execProcess(p *specs.Process) error {
+// execProcess drops to the step's user and capabilities, installs the
+// seccomp filter sc and replaces the init with the command.
+func execProcess(p *specs.Process, sc *specs.LinuxSeccomp) error {
+	notifySock := notifySocket()
 	if err := setUser(p.User); err != nil {
 		return err
 	}
@@ -161,6 +168,9 @@ func execProcess(p *specs.Process) error {
 	if err := unix.Chdir(cwd); err != nil {
 		return fmt.Errorf("entering working directory %s: %w", cwd, err)
 	}
+	if err := applyCapabilities(p.Capabilities); err != nil {
+		return err
+	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("setting no_new_privs: %w", err)
@@ -169,6 +179,10 @@ func execProcess(p *specs.Process) error {
 	closeExtraFDs()
 	argv0, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
+		return err
+	}
+	// Last: from here on the filter applies to the init too.
+	if err := loadSeccomp(sc, notifySock); err != nil {
 		return err
 	}
 	if err := unix.Exec(argv0, p.Args, p.Env); err != nil {
@@ -184,7 +198,7 @@ func setUser(u specs.User) error {
 	}
 	// A namespace with setgroups denied (single-id mode) cannot change the
 	// group list; an empty list is then what the step gets anyway.
-	if err := syscall.Setgroups(groups); err != nil && !(errors.Is(err, unix.EPERM) && len(groups) == 0) {
+	if err := syscall.Setgroups(groups); err != nil && !(errors.Is(err, unix.EPERM) && (len(groups) == 0 || setgroupsDenied())) {
 		return fmt.Errorf("setting supplementary groups %v: %w", groups, err)
 	}
 	if err := syscall.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
@@ -194,6 +208,13 @@ func setUser(u specs.User) error {
 		return fmt.Errorf("switching to user %d: %w", u.UID, err)
 	}
 	return nil
+}
+
+// setgroupsDenied reports whether this user namespace cannot set groups:
+// single-id mode, where no group but the one mapped exists.
+func setgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.HasPrefix(string(b), "deny")
 }
 
 // closeExtraFDs marks every fd past stderr close-on-exec, so nothing of the

@@ -77,6 +77,18 @@ func (Sandbox) Run(ctx context.Context, spec *specs.Spec, stdio Stdio) error {
 	}
 	defer sr.Close()
 	cmd.ExtraFiles = []*os.File{r, sw}
+	var notify *notifier
+	if spec.Linux != nil && hasNotify(spec.Linux.Seccomp) {
+		if notify, err = newNotifier(); err != nil {
+			w.Close()
+			sw.Close()
+			return err
+		}
+		// Owner changes of the step go to the builder until it exits.
+		defer notify.stop()
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", notifyEnv, 3+len(cmd.ExtraFiles)))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, notify.child)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	attr, err := sysProcAttr(spec)
 	if err != nil {
@@ -86,6 +98,9 @@ func (Sandbox) Run(ctx context.Context, spec *specs.Spec, stdio Stdio) error {
 	cmd.SysProcAttr = attr
 	err = cmd.Start()
 	sw.Close()
+	if notify != nil {
+		notify.start()
+	}
 	if err != nil {
 		w.Close()
 		return fmt.Errorf("starting sandbox for %q: %w", spec.Process.Args[0], err)
@@ -157,6 +172,16 @@ func sysProcAttr(spec *specs.Spec) (*syscall.SysProcAttr, error) {
 	}
 	for _, m := range spec.Linux.GIDMappings {
 		attr.GidMappings = append(attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	// With a single id mapped to a user other than root (USER in single-id
+	// mode) the init would lose its capabilities at exec; ambient ones keep
+	// them until it has set the sandbox up and dropped them.
+	if m := spec.Linux.UIDMappings; len(m) == 1 && m[0].Size == 1 && m[0].ContainerID != 0 {
+		caps, err := ambientAll()
+		if err != nil {
+			return nil, err
+		}
+		attr.AmbientCaps = caps
 	}
 	// A namespace whose setgroups is denied (single-id mode) can only make
 	// children with setgroups denied too.

@@ -30,6 +30,8 @@ type Options struct {
 	Network  string
 	// Mounts are added after the standard /proc, /dev and /sys mounts.
 	Mounts []specs.Mount
+	// Security is the seccomp profile and capability set of the step.
+	Security Security
 }
 
 // MaskedPaths are hidden from every step, as in the container ecosystem's
@@ -80,6 +82,16 @@ func NewSpec(root string, o Options) (*specs.Spec, error) {
 		Mounts: mounts,
 		Linux: &specs.Linux{Namespaces: nss, UIDMappings: uidMaps, GIDMappings: gidMaps,
 			MaskedPaths: MaskedPaths, ReadonlyPaths: ReadonlyPaths},
+	}
+	caps, err := Capabilities(o.Security.CapAdd, o.Security.CapDrop)
+	if err != nil {
+		return nil, err
+	}
+	spec.Process.Capabilities = processCapabilities(caps, o.User.UID)
+	// One mapped id is single-id mode: owner changes go to the builder.
+	singleID := len(uidMaps) == 1 && uidMaps[0].Size == 1
+	if spec.Linux.Seccomp, err = o.Security.seccompSection(spec, singleID); err != nil {
+		return nil, err
 	}
 	return spec, nil
 }

@@ -36,6 +36,8 @@ type ImageSummary struct {
 	Labels   map[string]string
 	ReadOnly bool
 	TopLayer string
+	// Platform is the config's "os/arch[/variant]", or "manifest list".
+	Platform string
 }
 
 // Dangling reports an untagged image no other image is built on.
@@ -154,6 +156,9 @@ func (st *Store) summary(ctx context.Context, inv *inventory, img *cstorage.Imag
 	}
 	if cfg, _, err := st.storedConfig(ctx, record(img)); err == nil {
 		s.Labels = cfg.Config.Labels
+		s.Platform = Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}.String()
+	} else if st.IsList(img.ID) {
+		s.Platform = "manifest list"
 		if s.Created.IsZero() && cfg.Created != nil {
 			s.Created = *cfg.Created
 		}

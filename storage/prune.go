@@ -45,9 +45,10 @@ func (st *Store) Prune(ctx context.Context, opts PruneOptions) (*RemoveReport, e
 // first so that output is stable.
 func (st *Store) pruneCandidates(ctx context.Context, inv *inventory, all bool, filter *imageFilter) []string {
 	var out []*ImageSummary
+	listed := st.listedImages(inv)
 	for i := range inv.images {
 		img := &inv.images[i]
-		if img.ReadOnly || len(inv.used[img.ID]) > 0 || len(inv.children[img.ID]) > 0 {
+		if img.ReadOnly || len(inv.used[img.ID]) > 0 || len(inv.children[img.ID]) > 0 || listed[img.ID] && !all {
 			continue
 		}
 		if !all && len(img.Names) > 0 {

@@ -129,6 +129,8 @@ type CopyOptions struct {
 	ManifestType string
 	// AllImages copies every image of a manifest list.
 	AllImages bool
+	// ListOnly copies a manifest list without its images.
+	ListOnly bool
 	// RemoveSignatures drops signatures, needed when a destination cannot hold them.
 	RemoveSignatures bool
 }
@@ -177,6 +179,9 @@ func copyWithPolicy(ctx context.Context, pc *signature.PolicyContext, src, dst t
 	}
 	if o.AllImages {
 		opts.ImageListSelection = copy.CopyAllImages
+	}
+	if o.ListOnly {
+		opts.ImageListSelection = copy.CopySpecificImages
 	}
 	man, err := copy.Image(ctx, pc, dst, src, opts)
 	if err != nil {

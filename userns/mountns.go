@@ -10,6 +10,11 @@ func enterMountNS() (int, bool, error) {
 	if _, ok := os.LookupEnv(envMountNS); ok {
 		return 0, false, finishChildEnv(envMountNS)
 	}
+	// Started inside kiln's namespaces (kiln unshare): stay, so that a
+	// mount made here (kiln mount) lasts as long as they do.
+	if _, ok := os.LookupEnv(envOwner); ok {
+		return 0, false, nil
+	}
 	if m, err := namespaceMode(); err != nil || m != ModeRoot {
 		return 0, false, err
 	}

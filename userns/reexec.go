@@ -26,6 +26,7 @@ const (
 	envSyncFD      = "_KILN_USERNS_SYNC_FD" // ModeSubIDs: wait on this fd for the mappings
 	envChild       = "_KILN_USERNS_CHILD"   // the parent's pid, until the child has set itself up
 	envMountNS     = "_KILN_MOUNTNS_CHILD"  // root's child in a private mount namespace: the parent's pid
+	envOwner       = "_KILN_NS_OWNER"       // the pid of the kiln that made the namespaces this process is in
 )
 
 // syncFD is the child's end of the pipe that releases it: ExtraFiles[0].
@@ -104,6 +105,9 @@ func finishChildEnv(name string) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private in the user namespace: %w", err)
 	}
+	// Processes started from here (kiln unshare's shell, and kiln run
+	// there) stay in these namespaces: see OwnsNamespaces.
+	os.Setenv(envOwner, strconv.Itoa(os.Getpid()))
 	return nil
 }
 

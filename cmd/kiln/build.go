@@ -33,6 +33,7 @@ type buildFlags struct {
 	jobs                                                int
 	sys                                                 sysFlags
 	multi                                               multiFlags
+	security                                            securityFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -78,6 +79,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "how many independent stages to build at once")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR")
 	f.sys.add(fl)
+	f.security.add(fl)
 	return cmd
 }
 
@@ -166,6 +168,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 	}
 	if len(plats) == 1 {
 		opts.OS, opts.Arch, opts.Variant = plats[0].OS, plats[0].Architecture, plats[0].Variant
+	}
+	if opts.Security, err = f.security.options(); err != nil {
+		return err
 	}
 	if opts.Sys, err = f.sys.options(); err != nil {
 		return err

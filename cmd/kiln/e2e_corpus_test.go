@@ -278,19 +278,15 @@ func (d *differ) compareImage(got *savedImage, want *golden) {
 	d.compareHistory(got, want)
 }
 
-// compareConfig compares the config objects field by field. A null field is the same as a
-// missing one (the image spec's fields are all optional); nothing else is normalized.
+// compareConfig compares the config objects field by field, nothing normalized: a field that
+// is null differs from one that is absent.
 func (d *differ) compareConfig(got, want map[string]any) {
 	keys := map[string]bool{}
-	for k, v := range got {
-		if v != nil {
-			keys[k] = true
-		}
+	for k := range got {
+		keys[k] = true
 	}
-	for k, v := range want {
-		if v != nil {
-			keys[k] = true
-		}
+	for k := range want {
+		keys[k] = true
 	}
 	var names []string
 	for k := range keys {
@@ -298,11 +294,19 @@ func (d *differ) compareConfig(got, want map[string]any) {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		g, w := jsonOf(got[k]), jsonOf(want[k])
-		if g != w {
+		if g, w := configField(got, k), configField(want, k); g != w {
 			d.addf("config.%s: got %s want %s", k, g, w)
 		}
 	}
+}
+
+// configField is a config field as JSON, "(absent)" when the object lacks it.
+func configField(cfg map[string]any, key string) string {
+	v, ok := cfg[key]
+	if !ok {
+		return "(absent)"
+	}
+	return jsonOf(v)
 }
 
 // compareHistory compares the history and, step by step, the layers above the base. A step whose

@@ -94,6 +94,8 @@ type imageRow struct {
 	Labels                                                     map[string]string
 	Containers                                                 int
 	Dangling, ReadOnly                                         bool
+	// Platform is "os/arch[/variant]", or "manifest list".
+	Platform string
 }
 
 func imageRows(imgs []*storage.ImageSummary, noTrunc bool) []imageRow {
@@ -101,7 +103,8 @@ func imageRows(imgs []*storage.ImageSummary, noTrunc bool) []imageRow {
 	for _, img := range imgs {
 		base := imageRow{ID: shortID(img.ID), Repository: "<none>", Tag: "<none>", Digest: img.Digest.String(),
 			CreatedSince: humanSince(img.Created), CreatedAt: img.Created.String(), Size: humanSize(img.Size),
-			Names: img.Names, Labels: img.Labels, Containers: img.Containers, Dangling: img.Dangling(), ReadOnly: img.ReadOnly}
+			Names: img.Names, Labels: img.Labels, Containers: img.Containers, Dangling: img.Dangling(), ReadOnly: img.ReadOnly,
+			Platform: img.Platform}
 		if noTrunc {
 			base.ID = "sha256:" + img.ID
 		}
@@ -134,6 +137,7 @@ type imageJSON struct {
 	Digest      string            `json:"Digest,omitempty"`
 	Created     int64             `json:"Created"`
 	CreatedAt   string            `json:"CreatedAt"`
+	Platform    string            `json:"Platform,omitempty"`
 }
 
 func imagesJSON(imgs []*storage.ImageSummary) []imageJSON {
@@ -143,7 +147,7 @@ func imagesJSON(imgs []*storage.ImageSummary) []imageJSON {
 			Size: img.Size, VirtualSize: img.Size, Labels: img.Labels, Containers: img.Containers,
 			ReadOnly: img.ReadOnly, Dangling: img.Dangling(), Names: img.Names, Digest: img.Digest.String(),
 			Created: img.Created.Unix(), CreatedAt: img.Created.UTC().Format("2006-01-02T15:04:05Z"),
-			RepoDigests: img.RepoDigests()}
+			RepoDigests: img.RepoDigests(), Platform: img.Platform}
 		out = append(out, j)
 	}
 	return out

@@ -1,12 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/kiln-build/kiln/storage"
 )
 
 func init() { register(newInspectCmd) }
@@ -26,9 +25,13 @@ func newInspectCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			found := []*storage.Inspection{}
+			found := []any{}
 			var errs []error
 			for _, name := range args {
+				if raw, err := st.ListInspect(name); err == nil {
+					found = append(found, json.RawMessage(raw)) // a manifest list shows as the list
+					continue
+				}
 				in, err := st.Inspect(cmd.Context(), name)
 				if err != nil {
 					errs = append(errs, err)

@@ -138,6 +138,16 @@ func hint(err error) string {
 	return ""
 }
 
+// args gives the global flags back as arguments, for a kiln that kiln
+// starts again (a container's supervisor).
+func (g *globals) args() []string {
+	a := []string{"--root=" + g.root, "--runroot=" + g.runRoot, "--storage-driver=" + g.storageDriver, "--log-level=" + g.logLevel}
+	for _, o := range g.storageOpts {
+		a = append(a, "--storage-opt="+o)
+	}
+	return a
+}
+
 // openStore opens the image store selected by the global flags.
 func (g *globals) openStore(ctx context.Context) (*storage.Store, error) {
 	return storage.Open(ctx, storage.Options{

@@ -16,6 +16,8 @@
 #   BENCH_BUILDAH=0        leave buildah out even when it is installed
 #   BENCH_BUILDAH_FLAGS    extra flags for `buildah bud` (for example --jobs 2)
 #   BENCH_OUT=DIR          where results.* go (default contrib/bench)
+#   BENCH_SETTLE=SECONDS   pause before each measured build (default 0; see README: on ext4
+#                          without a journal, inodes freed in the last 60 s slow file creation)
 #   BENCH_KEEP=1           keep the work directory (stores, logs, raw numbers)
 #   TMPDIR                 where the work directory is made (default /var/tmp)
 set -euo pipefail
@@ -24,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 runs=${BENCH_RUNS:-5}
 user=${BENCH_USER:-}
-workloads=${BENCH_WORKLOADS:-steps20 mixed mixed-cached copy10k stages2}
+workloads=${BENCH_WORKLOADS:-steps20 mixed mixed-cached stages2 copy10k}
 outdir=${BENCH_OUT:-$here}
 export PATH=/usr/local/go/bin:$PATH
 
@@ -37,8 +39,7 @@ for tool in openssl jq split; do
 	command -v "$tool" >/dev/null || die "$tool not found (apt-get install openssl jq coreutils)"
 done
 
-kiln=$repo/bin/kiln
-if [ ! -x "$kiln" ]; then
+if [ ! -x "$repo/bin/kiln" ]; then
 	log "building bin/kiln"
 	make -C "$repo" kiln >&2
 fi
@@ -63,11 +64,14 @@ cleanup() {
 trap cleanup EXIT
 
 log "work directory $work"
-mkdir -p "$work/bin" "$work/ctx" "$work/logs" "$work/home" "$work/xdg"
+mkdir -p "$work/bin" "$work/ctx" "$work/stores" "$work/logs" "$work/home" "$work/xdg"
 chmod 0700 "$work/xdg"
 [ -z "$user" ] || chown "$user:" "$work/home" "$work/xdg"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$work/bin/measure" ./contrib/bench/measure)
 measure=$work/bin/measure
+# A copy, so that a rebuild of bin/kiln during the run does not change what is measured.
+cp "$repo/bin/kiln" "$work/bin/kiln"
+kiln=$work/bin/kiln
 
 # as_user runs a command as BENCH_USER (or as the caller) with a private HOME and runtime dir, so
 # neither builder reads or writes the caller's configuration.
@@ -104,7 +108,9 @@ sh "$repo/contrib/mkbase.sh" "$work/busybox-rootfs.tar"
 fresh_store "$work/base-store"
 chmod a+r "$work/busybox-rootfs.tar"
 base_id=$(kiln_in "$work/base-store" import --change 'CMD ["sh"]' "$work/busybox-rootfs.tar" busybox)
-kiln_in "$work/base-store" save -q -o "$work/busybox.tar" busybox
+# save writes a temporary file next to its output, so the output goes where the user may write.
+kiln_in "$work/base-store" save -q -o "$work/base-store/busybox.tar" busybox
+mv "$work/base-store/busybox.tar" "$work/busybox.tar"
 chmod a+r "$work/busybox.tar"
 
 load_base() { # TOOL STORE
@@ -138,7 +144,9 @@ raw=$work/raw.tsv
 one_run() {
 	local w=$1 tool=$2 i=$3 ctxname=${1%-cached} mode=cold
 	[ "$ctxname" = "$w" ] || mode=cached
-	local store=$work/store-$tool
+	# Stores are removed only at the end: freeing thousands of inodes between runs would slow
+	# the next run's file creation on some file systems (see BENCH_SETTLE).
+	local store=$work/stores/$w-$tool-$i
 	local logf=$work/logs/$w-$tool-$i.log
 	fresh_store "$store"
 	load_base "$tool" "$store" >"$logf" 2>&1
@@ -147,6 +155,7 @@ one_run() {
 		"${argv[@]}" >>"$logf" 2>&1 || log "$w $tool run $i: warm-up build failed, see $logf"
 	fi
 	sync
+	sleep "${BENCH_SETTLE:-0}"
 	rm -f "$work/m.txt"
 	build_argv "$tool" "$store" "$ctxname" "$mode"
 	echo "+ ${argv[*]}" >>"$logf"
@@ -155,7 +164,6 @@ one_run() {
 		[ -s "$work/m.txt" ] || echo "0 0 0 0 1" >"$work/m.txt"
 	fi
 	printf '%s\t%s\t%s\t%s\n' "$w" "$tool" "$i" "$(tr ' ' '\t' <"$work/m.txt")" >>"$raw"
-	rm -rf "$store"
 }
 
 for w in $workloads; do
@@ -178,7 +186,7 @@ done
 
 # Summary: medians of the successful runs, as JSON first and markdown from that.
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-commit=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+commit=$("$kiln" --version | sed 's/^kiln version //')
 buildah_version=$([ "$with_buildah" = 0 ] || buildah --version)
 mode=root
 [ -z "$user" ] || mode="rootless ($user)"
@@ -189,7 +197,8 @@ name=results
 jq -R -s --argjson runs "$runs" \
 	--arg nproc "$(nproc)" --arg cpu "$cpu_model" --arg kernel "$(uname -r)" \
 	--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$commit" \
-	--arg buildah "$buildah_version" --arg mode "$mode" --arg base "$base_id" '
+	--arg buildah "$buildah_version" --arg mode "$mode" --arg base "$base_id" \
+	--argjson settle "${BENCH_SETTLE:-0}" --arg fs "$(findmnt -no FSTYPE -T "$work")" '
 	def median: sort | if length == 0 then null
 		elif length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
@@ -199,7 +208,8 @@ jq -R -s --argjson runs "$runs" \
 		 exit: (.[7] | tonumber)}] as $raw |
 	{machine: {nproc: ($nproc | tonumber), cpu: $cpu, kernel: $kernel, date: $date,
 	           kiln_commit: $commit, buildah_version: $buildah, mode: $mode,
-	           runs: $runs, storage_driver: "overlay", base_image: $base},
+	           runs: $runs, settle_s: $settle, storage_driver: "overlay", work_fs: $fs,
+	           base_image: $base},
 	 summary: [$raw | group_by(.workload, .tool)[] |
 		{workload: .[0].workload, tool: .[0].tool,
 		 ok: (map(select(.exit == 0)) | length), failed: (map(select(.exit != 0)) | length),
@@ -218,8 +228,8 @@ jq -r --arg order "$workloads" '
 		elif $s.ok == 0 then "failed"
 		else ($s[u] | f(d)) + (if $s.failed > 0 then " (\($s.failed) failed)" else "" end) end;
 	.machine as $m |
-	"Machine: \($m.nproc) × \($m.cpu), Linux \($m.kernel); \($m.mode), overlay driver; " +
-	"kiln \($m.kiln_commit); \($m.buildah_version); \($m.runs) runs each, medians; \($m.date).",
+	"Machine: \($m.nproc) × \($m.cpu), Linux \($m.kernel); \($m.mode), overlay driver on \($m.work_fs); " +
+	"kiln \($m.kiln_commit); \($m.buildah_version); \($m.runs) runs each, medians; \($m.settle_s) s settle; \($m.date).",
 	"",
 	"| workload | kiln median wall (s) | buildah median wall (s) | ratio kiln/buildah | kiln CPU (s) | buildah CPU (s) | kiln peak RSS (MiB) | buildah peak RSS (MiB) |",
 	"|---|---:|---:|---:|---:|---:|---:|---:|",

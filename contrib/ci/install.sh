@@ -15,6 +15,7 @@ if ! mountpoint -q "$binfmt"; then
 fi
 # Entries registered while binfmt_misc was unmounted are only in binfmt-support's database.
 [ -e "$binfmt/qemu-aarch64" ] || update-binfmts --enable >/dev/null 2>&1 || true
+# contrib/ci/binfmt.sh (the next CI step) makes sure aarch64, arm and riscv64 have the F flag.
 if [ -e "$binfmt/qemu-aarch64" ]; then
 	echo "binfmt_misc: qemu-aarch64 $(head -n1 "$binfmt/qemu-aarch64")"
 else

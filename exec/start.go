@@ -1,0 +1,127 @@
+package exec
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
+	"sync"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Process is a sandboxed process started by Sandbox.Start. It runs until
+// Wait returns; Signal reaches it in the meantime.
+//
+// Unlike Run, which runs a build step to completion, Start hands the
+// running process back so that a container's caller can forward signals to
+// it, enter its network namespace (/proc/Pid/ns/net) to publish ports, and
+// wait for it on its own terms.
+type Process struct {
+	// Pid is the process's id as kiln sees it: pid 1 of the container's
+	// pid namespace.
+	Pid int
+
+	cmd  *osexec.Cmd
+	once sync.Once
+	done chan struct{}
+	err  error
+}
+
+// StartOptions tune Sandbox.Start.
+type StartOptions struct {
+	// TTY makes the process a session leader whose controlling terminal is
+	// its standard input, which must then be a terminal (a pty's slave).
+	TTY bool
+}
+
+// Start starts spec's process in fresh namespaces and returns once its
+// command runs, or with the reason the sandbox could not be set up.
+func (Sandbox) Start(spec *specs.Spec, stdio Stdio, opts StartOptions) (*Process, error) {
+	if spec.Process == nil || spec.Root == nil || len(spec.Process.Args) == 0 {
+		return nil, fmt.Errorf("sandbox spec needs a process and a root")
+	}
+	payload, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encoding sandbox spec: %w", err)
+	}
+	attr, err := sysProcAttr(spec)
+	if err != nil {
+		return nil, err
+	}
+	if opts.TTY {
+		attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding kiln binary: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("creating spec pipe: %w", err)
+	}
+	defer r.Close()
+	sr, sw, err := os.Pipe()
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("creating status pipe: %w", err)
+	}
+	defer sr.Close()
+	cmd := osexec.Command(self)
+	cmd.Args = []string{"kiln-init"}
+	cmd.Env = []string{initEnv + "=3"}
+	cmd.ExtraFiles = []*os.File{r, sw}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	cmd.SysProcAttr = attr
+	err = cmd.Start()
+	sw.Close()
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("starting sandbox for %q: %w", spec.Process.Args[0], err)
+	}
+	_, werr := w.Write(payload)
+	w.Close()
+	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+	// EOF on the status pipe means the command was executed; anything
+	// else is the init's reason for giving up.
+	msg, _ := io.ReadAll(sr)
+	if len(msg) > 0 || werr != nil {
+		_ = p.Wait()
+		if len(msg) > 0 {
+			return nil, fmt.Errorf("setting up sandbox: %s", msg)
+		}
+		return nil, fmt.Errorf("sending sandbox spec: %w", werr)
+	}
+	go p.Wait()
+	return p, nil
+}
+
+// Signal sends sig to the process. As pid 1 of its namespace it only gets
+// the signals it handles, and SIGKILL.
+func (p *Process) Signal(sig syscall.Signal) error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil && err != os.ErrProcessDone {
+		return fmt.Errorf("signalling pid %d: %w", p.Pid, err)
+	}
+	return nil
+}
+
+// Wait waits for the process to exit. It returns nil for status 0 and an
+// *ExitError otherwise; it may be called more than once.
+func (p *Process) Wait() error {
+	p.once.Do(func() {
+		p.err = exitError(p.cmd.Wait())
+		close(p.done)
+	})
+	<-p.done
+	return p.err
+}
+
+// Done is closed once the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
