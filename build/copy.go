@@ -151,11 +151,11 @@ func (b *Builder) copySource(ctx context.Context, current int, from string) (roo
 		}
 		top, fkey = rec.TopLayer, "image:"+rec.ID
 	}
-	root, _, _, rel, err := b.mountWork(top)
+	w, err := b.mountWork(top)
 	if err != nil {
 		return "", nil, "", release, err
 	}
-	return root, nil, fkey, func() { rel() }, nil
+	return w.root, nil, fkey, func() { w.release() }, nil
 }
 
 func isURL(s string) bool {

@@ -145,7 +145,7 @@ func (cp *copier) copyEntry(src, target string) error {
 	// The last component is not followed: an image's symlink at the target
 	// is replaced, never written through.
 	full := filepath.Join(parent, path.Base(target))
-	mode := st.Mode()
+	mode := sourceMode(src, st)
 	switch {
 	case mode.IsDir():
 		if fi, err := os.Lstat(full); err == nil && fi.IsDir() {

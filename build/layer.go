@@ -9,6 +9,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 
 	instr "github.com/kiln-build/kiln/build/instructions"
 	"github.com/kiln-build/kiln/overlay"
@@ -45,7 +46,6 @@ func (b *Builder) layerStep(ctx context.Context, s *stage, cmd instructions.Comm
 	if err := b.cache.put(key, e); err != nil {
 		return err
 	}
-	t.mark("diff")
 	b.emit(Event{Type: "step-done", Stage: s.name, Key: key.Encoded(), Layer: layer, Timings: t.done()})
 	return b.advance(s, cmd, key, e)
 }
@@ -80,24 +80,23 @@ func (b *Builder) advance(s *stage, cmd instructions.Command, key digest.Digest,
 // snapshot runs change over a fresh work layer on parent and returns the id
 // of the layer holding what it changed, or "" when it changed nothing.
 func (b *Builder) snapshot(ctx context.Context, parent string, change func(*workspace) error, t *timer) (id string, err error) {
-	root, upper, diff, release, err := b.mountWork(parent)
+	w, err := b.mountWork(parent)
 	if err != nil {
 		return "", err
 	}
 	t.mark("mount")
 	defer func() {
-		t.mark("diff")
-		if rerr := release(); rerr != nil && err == nil {
+		if rerr := w.release(); rerr != nil && err == nil {
 			err = rerr
 		}
 		t.mark("release")
 	}()
-	if err := change(&workspace{root: root}); err != nil {
+	if err := change(&workspace{root: w.root}); err != nil {
 		return "", err
 	}
 	t.mark("run")
-	if upper == "" {
-		rc, err := diff()
+	if w.upper == "" {
+		rc, err := w.diff()
 		if err != nil {
 			return "", err
 		}
@@ -106,27 +105,54 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 		if err != nil {
 			return "", err
 		}
+		t.mark("diff")
 		return l.ID, nil
 	}
-	if empty, err := dirEmpty(upper); err != nil || empty {
+	if err := w.unmount(); err != nil {
 		return "", err
 	}
-	return b.putUpper(ctx, parent, upper)
+	if empty, err := dirEmpty(w.upper); err != nil || empty {
+		return "", err
+	}
+	id, err = b.putUpper(ctx, parent, w.upper)
+	t.mark("diff")
+	return id, err
 }
 
-// putUpper streams the tar of an upper directory into a new stored layer.
+// putUpper turns an upper directory into a new stored layer. Where the
+// store keeps layers as overlay directories the upper directory is moved in
+// as it is, read once for its digest; elsewhere, or when it sits on another
+// mount than the store's layers (kiln's own work mounts), its tar is
+// unpacked.
 func (b *Builder) putUpper(ctx context.Context, parent, upper string) (string, error) {
+	if b.store.CanAdoptUpper() {
+		tr := b.upperTar(ctx, upper)
+		l, err := b.store.PutUpper(ctx, parent, upper, tr)
+		tr.CloseWithError(errors.New("layer store stopped reading"))
+		if err == nil {
+			return l.ID, nil
+		}
+		if !errors.Is(err, unix.EXDEV) {
+			return "", fmt.Errorf("snapshotting changes: %w", err)
+		}
+	}
+	tr := b.upperTar(ctx, upper)
+	defer tr.CloseWithError(errors.New("layer store stopped reading"))
+	l, err := b.store.PutLayer(ctx, parent, tr)
+	if err != nil {
+		return "", fmt.Errorf("snapshotting changes: %w", err)
+	}
+	return l.ID, nil
+}
+
+// upperTar streams the layer tar of an upper directory.
+func (b *Builder) upperTar(ctx context.Context, upper string) *io.PipeReader {
 	pr, pw := io.Pipe()
 	go func() {
 		_, err := overlay.Diff(ctx, upper, pw, overlay.DiffOptions{SourceDateEpoch: b.opts.Timestamp})
 		pw.CloseWithError(err)
 	}()
-	l, err := b.store.PutLayer(ctx, parent, pr)
-	pr.CloseWithError(errors.New("layer store stopped reading"))
-	if err != nil {
-		return "", fmt.Errorf("snapshotting changes: %w", err)
-	}
-	return l.ID, nil
+	return pr
 }
 
 func dirEmpty(dir string) (bool, error) {

@@ -64,3 +64,34 @@ func chmodKeepingOwner(p string, mode os.FileMode) error {
 	val := fmt.Sprintf("%d:%d:%04o", uid, gid, perm)
 	return unix.Lsetxattr(p, overrideStat, []byte(val), 0)
 }
+
+// sourceMode is the mode a copied file really has: the one recorded in
+// override_stat when the store forced every mode on disk (single-id mode),
+// else what stat says.
+func sourceMode(p string, fi os.FileInfo) os.FileMode {
+	mode := fi.Mode()
+	if mode&os.ModeSymlink != 0 {
+		return mode
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Lgetxattr(p, overrideStat, buf)
+	if err != nil {
+		return mode
+	}
+	var uid, gid int
+	var perm uint32
+	if _, err := fmt.Sscanf(string(buf[:n]), "%d:%d:%o", &uid, &gid, &perm); err != nil {
+		return mode
+	}
+	out := mode.Type() | os.FileMode(perm&0o777)
+	if perm&unix.S_ISUID != 0 {
+		out |= os.ModeSetuid
+	}
+	if perm&unix.S_ISGID != 0 {
+		out |= os.ModeSetgid
+	}
+	if perm&unix.S_ISVTX != 0 {
+		out |= os.ModeSticky
+	}
+	return out
+}

@@ -90,9 +90,6 @@ func (p Port) Listen() (net.Listener, error) {
 	addr := net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("publishing port %s: address %s is already in use: %w", p, addr, fs.ErrExist)
-		}
 		return nil, fmt.Errorf("publishing port %s: %w", p, err)
 	}
 	return ln, nil
@@ -184,9 +181,10 @@ func (f *Forwarder) dial(ctx context.Context, port int) (net.Conn, error) {
 	}
 }
 
-// dialOnce creates the socket on a thread that entered the namespace; the
-// thread is thrown away afterwards, as it is never unlocked, so no other
-// goroutine runs in the container's namespace.
+// dialOnce creates the socket on a thread that entered the namespace and
+// goes back to kiln's afterwards. A thread that cannot go back is never
+// unlocked, so the runtime throws it away and no other goroutine runs in
+// the container's namespace.
 func (f *Forwarder) dialOnce(port int) (net.Conn, error) {
 	type result struct {
 		c   net.Conn
@@ -195,11 +193,21 @@ func (f *Forwarder) dialOnce(port int) (net.Conn, error) {
 	ch := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			ch <- result{err: fmt.Errorf("opening kiln's network namespace: %w", err)}
+			return
+		}
+		defer home.Close()
 		if err := unix.Setns(int(f.ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{err: fmt.Errorf("entering the container's network namespace: %w", err)}
 			return
 		}
 		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
+		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
 		ch <- result{c, err}
 	}()
 	r := <-ch

@@ -38,7 +38,9 @@ type StartOptions struct {
 }
 
 // Start starts spec's process in fresh namespaces and returns once its
-// command runs, or with the reason the sandbox could not be set up.
+// command runs, or with the reason the sandbox could not be set up. The
+// process is killed when the OS thread that called Start exits, so a caller
+// that outlives its goroutine should lock it to its thread meanwhile.
 func (Sandbox) Start(spec *specs.Spec, stdio Stdio, opts StartOptions) (*Process, error) {
 	if spec.Process == nil || spec.Root == nil || len(spec.Process.Args) == 0 {
 		return nil, fmt.Errorf("sandbox spec needs a process and a root")

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	osexec "os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,10 @@ func (s Sandbox) Supervise(opts SuperviseOptions) error {
 		stdio = Stdio{Stdin: opts.PTY.Slave, Stdout: opts.PTY.Slave, Stderr: opts.PTY.Slave}
 		start.TTY = true
 	}
+	// The process dies with the thread that started it (Pdeathsig), so
+	// that thread stays until the process is gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	p, err := s.Start(opts.Spec, stdio, start)
 	if err != nil {
 		closeAll(opts.Listeners)

@@ -217,6 +217,9 @@ func (st *Store) DeleteContainer(c *Container) error {
 	if err := st.s.DeleteContainer(c.ID); err != nil {
 		return fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
+	if err := os.Remove(st.mountPoint(c)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the mount point of container %s: %w", c.Name, err)
+	}
 	return nil
 }
 
@@ -267,13 +270,20 @@ func (st *Store) OverlayDirs(c *Container) (*ContainerDirs, error) {
 	if err != nil || md["UpperDir"] == "" || md["WorkDir"] == "" {
 		return nil, fmt.Errorf("finding the directories of container %s: %w", c.Name, errors.Join(err, errors.ErrUnsupported))
 	}
-	d := &ContainerDirs{Upper: md["UpperDir"], Work: md["WorkDir"], Merged: filepath.Join(filepath.Dir(md["UpperDir"]), "merged")}
+	// Not the driver's own merged directory: the driver detaches its home
+	// directory, and every mount below it, when the store is closed.
+	d := &ContainerDirs{Upper: md["UpperDir"], Work: md["WorkDir"], Merged: st.mountPoint(c)}
 	if c.BaseLayer != "" {
 		if d.Lower, err = st.LayerDirs(c.BaseLayer); err != nil {
 			return nil, err
 		}
 	}
 	return d, nil
+}
+
+// mountPoint is where kiln mounts c's root itself.
+func (st *Store) mountPoint(c *Container) string {
+	return filepath.Join(st.GraphRoot(), "kiln-mounts", c.ID)
 }
 
 // ContainerDiff streams the changes of c's layer against its image as an

@@ -57,6 +57,15 @@ func (st *Store) hasMountProgram() bool {
 	return false
 }
 
+// UnmountWorkLayer unmounts a work layer, so that its upper directory holds
+// the step's final state and can be read or adopted.
+func (st *Store) UnmountWorkLayer(w *WorkLayer) error {
+	if _, err := st.s.Unmount(w.ID, true); err != nil && !errors.Is(err, cstorage.ErrLayerUnknown) {
+		return fmt.Errorf("unmounting work layer %s: %w", w.ID, err)
+	}
+	return nil
+}
+
 // ReleaseWorkLayer unmounts and deletes a work layer.
 func (st *Store) ReleaseWorkLayer(w *WorkLayer) error {
 	if w == nil {
