@@ -24,8 +24,9 @@ type Process struct {
 	// pid namespace.
 	Pid int
 
-	cmd  *osexec.Cmd
-	once sync.Once
+	cmd    *osexec.Cmd
+	notify *notifier
+	once   sync.Once
 	done chan struct{}
 	err  error
 }
@@ -75,17 +76,34 @@ func (Sandbox) Start(spec *specs.Spec, stdio Stdio, opts StartOptions) (*Process
 	cmd.Args = []string{"kiln-init"}
 	cmd.Env = []string{initEnv + "=3"}
 	cmd.ExtraFiles = []*os.File{r, sw}
+	// Owner changes go to kiln in single-id mode, as in Run.
+	var notify *notifier
+	if spec.Linux != nil && hasNotify(spec.Linux.Seccomp) {
+		if notify, err = newNotifier(); err != nil {
+			w.Close()
+			sw.Close()
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", notifyEnv, 3+len(cmd.ExtraFiles)))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, notify.child)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	cmd.SysProcAttr = attr
 	err = cmd.Start()
 	sw.Close()
+	if notify != nil {
+		notify.start()
+	}
 	if err != nil {
 		w.Close()
+		if notify != nil {
+			notify.stop()
+		}
 		return nil, fmt.Errorf("starting sandbox for %q: %w", spec.Process.Args[0], err)
 	}
 	_, werr := w.Write(payload)
 	w.Close()
-	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, notify: notify, done: make(chan struct{})}
 	// EOF on the status pipe means the command was executed; anything
 	// else is the init's reason for giving up.
 	msg, _ := io.ReadAll(sr)
@@ -119,6 +137,9 @@ func (p *Process) Signal(sig syscall.Signal) error {
 func (p *Process) Wait() error {
 	p.once.Do(func() {
 		p.err = exitError(p.cmd.Wait())
+		if p.notify != nil {
+			p.notify.stop()
+		}
 		close(p.done)
 	})
 	<-p.done

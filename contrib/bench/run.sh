@@ -52,7 +52,8 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/kiln-bench.XXXXXX")
 chmod 0755 "$work"
 cleanup() {
 	# A failed build may leave an overlay mount in one of our stores; only those are touched.
-	findmnt -rn -o TARGET | grep -F "$work/" | sort -r | while read -r m; do
+	local m
+	for m in $(findmnt -rn -o TARGET | grep -F "$work/" | sort -r || true); do
 		umount -l "$m" 2>/dev/null || true
 	done
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
@@ -198,7 +199,7 @@ jq -R -s --argjson runs "$runs" \
 	--arg nproc "$(nproc)" --arg cpu "$cpu_model" --arg kernel "$(uname -r)" \
 	--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$commit" \
 	--arg buildah "$buildah_version" --arg mode "$mode" --arg base "$base_id" \
-	--argjson settle "${BENCH_SETTLE:-0}" --arg fs "$(findmnt -no FSTYPE -T "$work")" '
+	--argjson settle "${BENCH_SETTLE:-0}" --arg fs "$(findmnt -no FSTYPE -T "$work" | head -1)" '
 	def median: sort | if length == 0 then null
 		elif length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
