@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -119,6 +120,10 @@ func hashTree(h io.Writer, root string, skip func(rel string, d fs.DirEntry) (bo
 	})
 }
 
+// copyBuffers are reused across files: hashing a large context must not
+// allocate a buffer per file.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
 func fileDigest(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -126,7 +131,9 @@ func fileDigest(p string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	if _, err := io.CopyBuffer(h, f, *bp); err != nil {
 		return "", fmt.Errorf("reading %s: %w", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	instr "github.com/kiln-build/kiln/build/instructions"
+	"github.com/kiln-build/kiln/exec"
 	"github.com/kiln-build/kiln/overlay"
 	"github.com/kiln-build/kiln/storage"
 )
@@ -19,6 +20,9 @@ import (
 // workspace is the mounted root a layer step changes.
 type workspace struct {
 	root string
+	// owner, set by a step that ran as a non-root user, owns what the step
+	// created; see recordNewOwners.
+	owner *exec.User
 }
 
 // layerStep runs a step that may change files: it reuses the cached layer
@@ -91,7 +95,8 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 		}
 		t.mark("release")
 	}()
-	if err := change(&workspace{root: w.root}); err != nil {
+	ws := &workspace{root: w.root}
+	if err := change(ws); err != nil {
 		return "", err
 	}
 	t.mark("run")
@@ -113,6 +118,11 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 	}
 	if empty, err := dirEmpty(w.upper); err != nil || empty {
 		return "", err
+	}
+	if ws.owner != nil && w.lowers != nil {
+		if err := recordNewOwners(w.upper, w.lowers, *ws.owner); err != nil {
+			return "", err
+		}
 	}
 	id, err = b.putUpper(ctx, parent, w.upper)
 	t.mark("diff")

@@ -3,9 +3,13 @@ package build
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kiln-build/kiln/exec"
 )
 
 // overrideStat is the xattr containers/storage (and kiln's layer diff) read
@@ -94,4 +98,43 @@ func sourceMode(p string, fi os.FileInfo) os.FileMode {
 		out |= os.ModeSticky
 	}
 	return out
+}
+
+// recordNewOwners records owner on what a non-root step created, in a
+// single-id user namespace where the step's id maps to the only id there is
+// and its files land owned by root. An entry of upper is new when no lower
+// layer has it and it carries no record yet; copied-up entries keep the
+// owner they had.
+func recordNewOwners(upper string, lowers []string, owner exec.User) error {
+	return filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == upper {
+			return err
+		}
+		rel, _ := filepath.Rel(upper, p)
+		if d.Type()&fs.ModeSymlink != 0 || d.Type()&fs.ModeCharDevice != 0 {
+			return nil // symlinks take no user.* xattr; whiteouts own nothing
+		}
+		if _, err := unix.Lgetxattr(p, overrideStat, nil); err == nil {
+			return nil
+		}
+		for _, l := range lowers {
+			if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
+				return nil
+			}
+		}
+		return lchownRecord(p, int(owner.UID), int(owner.GID))
+	})
+}
+
+// lchownRecord records an owner in override_stat without trying chown.
+func lchownRecord(p string, uid, gid int) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		return fmt.Errorf("recording the owner of %s: %w", p, err)
+	}
+	val := fmt.Sprintf("%d:%d:%04o", uid, gid, st.Mode&0o7777)
+	if err := unix.Lsetxattr(p, overrideStat, []byte(val), 0); err != nil {
+		return fmt.Errorf("recording the owner of %s: %w", p, err)
+	}
+	return nil
 }

@@ -45,7 +45,7 @@ func (b *Builder) run(ctx context.Context, s *stage, c *instructions.RunCommand)
 			return err
 		}
 		defer cleanup()
-		return b.runIn(ctx, s, w.root, runSpec{args: args, env: append(env, mounts.env...), network: network,
+		return b.runIn(ctx, s, w, runSpec{args: args, env: append(env, mounts.env...), network: network,
 			mounts: append(extra, mounts.mounts...)})
 	})
 }
@@ -80,11 +80,15 @@ type runSpec struct {
 }
 
 // runIn runs a step in root as the stage's user.
-func (b *Builder) runIn(ctx context.Context, s *stage, root string, r runSpec) error {
+func (b *Builder) runIn(ctx context.Context, s *stage, w *workspace, r runSpec) error {
+	root := w.root
 	args, env := r.args, r.env
 	user, err := exec.LookupUser(root, s.img.Config.User)
 	if err != nil {
 		return err
+	}
+	if user.UID != 0 || user.GID != 0 {
+		w.owner = &user
 	}
 	if _, ok := lookupEnv(env, "HOME"); !ok {
 		home := user.Home

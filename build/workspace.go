@@ -17,9 +17,12 @@ import (
 // unmount.
 type work struct {
 	root, upper string
-	diff        func() (io.ReadCloser, error)
-	unmount     func() error
-	remove      func() error
+	// lowers are the layer directories under kiln's own mount (nil when
+	// the store mounted the work layer).
+	lowers  []string
+	diff    func() (io.ReadCloser, error)
+	unmount func() error
+	remove  func() error
 }
 
 // release unmounts and removes w.
@@ -77,6 +80,6 @@ func (b *Builder) mountWork(parent string) (*work, error) {
 		mounted = false
 		return overlay.Unmount(m.Target)
 	}
-	return &work{root: m.Target, upper: m.Upper, unmount: unmount,
+	return &work{root: m.Target, upper: m.Upper, lowers: lowers, unmount: unmount,
 		remove: func() error { return errors.Join(unmount(), os.RemoveAll(dir)) }}, nil
 }

@@ -27,8 +27,8 @@ type Process struct {
 	cmd    *osexec.Cmd
 	notify *notifier
 	once   sync.Once
-	done chan struct{}
-	err  error
+	done   chan struct{}
+	err    error
 }
 
 // StartOptions tune Sandbox.Start.

@@ -247,7 +247,7 @@ func TestE2ERunErrors(t *testing.T) {
 	}
 	for _, args := range [][]string{{"stop", "nosuch"}, {"rm", "nosuch"}, {"logs", "nosuch"}, {"commit", "nosuch", "x"},
 		{"copy", "nosuch", "/etc/passwd", "/"}, {"config", "--label", "a=b", "nosuch"}} {
-		wantError(t, s.kiln(t, args...), "no such container")
+		wantError(t, s.kiln(t, args...), `container "nosuch" not found`)
 	}
 	if out := s.mustKiln(t, "containers", "-a", "-q").stdout; strings.TrimSpace(out) != "" {
 		t.Errorf("failed runs left containers behind:\n%s", out)
@@ -379,4 +379,27 @@ func setWinsize(f *os.File, rows, cols uint16) error {
 		return err
 	}
 	return ierr
+}
+
+// Owners set in a working container, by kiln run or kiln copy --chown, reach the image, also
+// without subordinate ids (recorded by the seccomp notifier and the copier).
+func TestE2EWorkingContainerOwners(t *testing.T) {
+	e2eTest(t)
+	s := runStore(t)
+	c := strings.TrimSpace(s.mustKiln(t, "from", "--name", "owners", baseName).stdout)
+	s.mustKiln(t, "run", c, "--", "sh", "-c", "echo x > /owned && chown 1000:50 /owned && chmod 640 /owned")
+	src := filepath.Join(t.TempDir(), "copied")
+	if err := os.WriteFile(src, []byte("y\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.mustKiln(t, "copy", "--chown", "app:app", "--chmod", "600", c, src, "/home/app/")
+	s.mustKiln(t, "commit", "--rm", c, "owners:v1")
+	fsTar := filepath.Join(t.TempDir(), "fs.tar")
+	s.mustKiln(t, "export", "-o", fsTar, "owners:v1")
+	got := listingOf(t, fsTar)
+	for name, want := range map[string]string{"owned": "0 -rw-r----- 1000:50 2 ", "home/app/copied": "0 -rw------- 1000:1000 2 "} {
+		if got[name] != want {
+			t.Errorf("%s in the image: %q, want %q", name, got[name], want)
+		}
+	}
 }

@@ -122,11 +122,8 @@ type oneLine struct{ err error }
 func (e oneLine) Error() string { return strings.Join(strings.Fields(e.err.Error()), " ") }
 func (e oneLine) Unwrap() error { return e.err }
 
-// lookupContainer finds the kiln container named by name.
+// lookupContainer finds the kiln container named by name; a missing one is
+// "container "NAME" not found in the store".
 func lookupContainer(st *storage.Store, name string) (*storage.Container, error) {
-	c, err := st.LookupContainer(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no such container %q (kiln containers and kiln ps -a list them): %w", name, fs.ErrNotExist)
-	}
-	return c, err
+	return st.LookupContainer(name)
 }
