@@ -9,7 +9,6 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	digest "github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 
 	instr "github.com/kiln-build/kiln/build/instructions"
 	"github.com/kiln-build/kiln/exec"
@@ -131,9 +130,8 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 
 // putUpper turns an upper directory into a new stored layer. Where the
 // store keeps layers as overlay directories the upper directory is moved in
-// as it is, read once for its digest; elsewhere, or when it sits on another
-// mount than the store's layers (kiln's own work mounts), its tar is
-// unpacked.
+// as it is, read once for its digest; elsewhere, or when moving fails, its
+// tar is unpacked.
 func (b *Builder) putUpper(ctx context.Context, parent, upper string) (string, error) {
 	if b.store.CanAdoptUpper() {
 		tr := b.upperTar(ctx, upper)
@@ -142,7 +140,10 @@ func (b *Builder) putUpper(ctx context.Context, parent, upper string) (string, e
 		if err == nil {
 			return l.ID, nil
 		}
-		if !errors.Is(err, unix.EXDEV) {
+		// Unless the directory already went into the store, unpacking its
+		// tar still works: upper on another mount (EXDEV), or a staging
+		// directory another kiln's store pruned under us.
+		if _, serr := os.Lstat(upper); serr != nil {
 			return "", fmt.Errorf("snapshotting changes: %w", err)
 		}
 	}
