@@ -145,3 +145,6 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// Id is ID under the name podman's --format templates use ({{.Id}}).
+func (i *Inspection) Id() string { return i.ID } //nolint:revive // podman compatibility

@@ -13,6 +13,7 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/shortnames"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 )
@@ -62,6 +63,12 @@ func (st *Store) candidates(name string) []string {
 		short := strings.TrimPrefix(named.String(), "localhost/")
 		if dn, err := reference.ParseNormalizedNamed(short); err == nil {
 			out = append(out, reference.TagNameOnly(dn).String())
+		}
+		// A short name may have been pulled from a search registry.
+		if found, err := shortnames.ResolveLocally(&types.SystemContext{}, short); err == nil {
+			for _, n := range found {
+				out = append(out, n.String())
+			}
 		}
 	}
 	return out

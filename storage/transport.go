@@ -30,6 +30,9 @@ type SystemOptions struct {
 	OS           string
 	Architecture string
 	Variant      string
+	// PolicyPath is the signature policy (default: policy.json where podman
+	// looks for it).
+	PolicyPath string
 }
 
 // SystemContext turns opts into containers/image's settings.
@@ -37,6 +40,7 @@ func (o SystemOptions) SystemContext() (*types.SystemContext, error) {
 	sys := &types.SystemContext{
 		DockerCertPath:              o.CertDir,
 		AuthFilePath:                o.AuthFile,
+		SignaturePolicyPath:         o.PolicyPath,
 		OSChoice:                    o.OS,
 		ArchitectureChoice:          o.Architecture,
 		VariantChoice:               o.Variant,
@@ -141,7 +145,7 @@ type CopyOptions struct {
 func policyContext(sys *types.SystemContext) (*signature.PolicyContext, error) {
 	pol, err := signature.DefaultPolicy(sys)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, fs.ErrNotExist) || sys.SignaturePolicyPath != "" {
 			return nil, fmt.Errorf("reading signature policy: %w", err)
 		}
 		pol = &signature.Policy{Default: []signature.PolicyRequirement{signature.NewPRInsecureAcceptAnything()}}

@@ -17,6 +17,7 @@ type sysFlags struct {
 	certDir   string
 	creds     string
 	authFile  string
+	policy    string
 }
 
 // add registers the flags on fl.
@@ -25,6 +26,7 @@ func (s *sysFlags) add(fl *pflag.FlagSet) {
 	fl.BoolVar(&s.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates (default from registries.conf)")
 	fl.StringVar(&s.certDir, "cert-dir", "", "directory of certificates (*.crt, *.cert, *.key) for the registry")
 	fl.StringVar(&s.creds, "creds", "", "registry credentials USER[:PASSWORD]")
+	fl.StringVar(&s.policy, "signature-policy", "", "signature policy file (default policy.json as podman finds it)")
 	fl.StringVar(&s.authFile, "authfile", "", "auth file (default $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json)")
 }
 
@@ -36,7 +38,7 @@ func (s *sysFlags) options() (storage.SystemOptions, error) {
 		v := s.tlsVerify
 		o.TLSVerify = &v
 	}
-	o.CertDir, o.Creds, o.AuthFile = s.certDir, s.creds, s.authFile
+	o.CertDir, o.Creds, o.AuthFile, o.PolicyPath = s.certDir, s.creds, s.authFile, s.policy
 	return o, nil
 }
 
