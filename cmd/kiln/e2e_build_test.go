@@ -87,6 +87,7 @@ func TestE2EBuildBasic(t *testing.T) {
 	// The sandbox's mount points must not leak into the layer.
 	r = mustKiln(t, "history", "--format", "json", "e2e-basic:v1")
 	id1 := e2e.store.imageID(t, "e2e-basic:v1")
+	validateImage(t, e2e.store, "e2e-basic:v1")
 
 	// A rebuild reuses every step and gives the same image id.
 	r = mustKiln(t, "build", "-t", "e2e-basic:v2", dir)
@@ -265,6 +266,7 @@ func TestE2EBuildRunMounts(t *testing.T) {
 		"sub/x": "bound\n",
 	})
 	mustKiln(t, "build", "--secret", "id=tok,src="+secret, "-t", "e2e-mounts", dir)
+	validateImage(t, e2e.store, "e2e-mounts")
 	for name, want := range map[string]string{"copied": "bound\n", "cachelines": "1\n", "tmpfs": "t\n", "toklen": "18\n", "netdevs": "1\n"} {
 		if got := exportFile(t, e2e.store, "e2e-mounts", name); got != want {
 			t.Errorf("/%s = %q, want %q", name, got, want)
@@ -340,6 +342,7 @@ func TestE2EBuildParallelStages(t *testing.T) {
 		"FROM busybox AS b\nRUN echo b > /b\nFROM busybox AS unused\nRUN exit 9\n" +
 		"FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nRUN cat /a /b > /ab\n"})
 	mustKiln(t, "build", "--jobs", "4", "-t", "e2e-par", dir)
+	validateImage(t, e2e.store, "e2e-par")
 	if got := exportFile(t, e2e.store, "e2e-par", "ab"); got != "a\nb\n" {
 		t.Errorf("/ab = %q, want %q", got, "a\nb\n")
 	}

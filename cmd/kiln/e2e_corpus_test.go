@@ -258,6 +258,7 @@ func runCorpusCase(t *testing.T, s store, c corpusCase, baseBy string) []string 
 		return []string{fmt.Sprintf("case %s: kiln build: exit %d\n%s", c.name, r.code, r.stderr)}
 	}
 	archive := filepath.Join(t.TempDir(), "image.tar")
+	validateImage(t, s, c.tag)
 	s.mustKiln(t, "save", "--format", "docker-archive", "-q", "-o", archive, c.tag)
 	got, err := readSavedImage(archive)
 	if err != nil {
