@@ -66,14 +66,9 @@ func Run(st *storage.Store, c *storage.Container, o *RunOptions, rio IO) (code i
 		return 0, err
 	}
 	sup := exec.SuperviseOptions{Spec: spec, Stdio: rio.Stdio, Ports: o.Ports, Listeners: lns,
-		StopSignal: stopSignal(c.Config.Config.StopSignal)}
+		StopSignal: stopSignal(c.Config.Config.StopSignal), Init: o.Init}
 	if o.TTY {
-		detach, err := openTerminal(&sup, rio)
-		if err != nil {
-			closeListeners(lns)
-			return 0, err
-		}
-		defer detach()
+		terminal(&sup, rio)
 	}
 	var state *State
 	if rio.Dir != "" {
@@ -122,30 +117,13 @@ func started(dir string, state *State, pid int, o *RunOptions) error {
 	return nil
 }
 
-// openTerminal gives the container a pty attached to the user's terminal,
-// or to the log when detached. The returned function detaches it.
-func openTerminal(sup *exec.SuperviseOptions, rio IO) (func(), error) {
-	pty, err := exec.OpenPTY()
-	if err != nil {
-		return nil, err
+// terminal gives the container a terminal of its own, attached to the
+// user's terminal, or to the log when detached.
+func terminal(sup *exec.SuperviseOptions, rio IO) {
+	sup.TTY, sup.TermIn, sup.TermOut = true, rio.TermIn, rio.TermOut
+	if sup.TermOut == nil && rio.Stdio.Stdout != nil {
+		sup.TermOut = rio.Stdio.Stdout
 	}
-	out := rio.TermOut
-	if out == nil {
-		out = rio.Stdio.Stdout
-	}
-	if out == nil {
-		out = io.Discard
-	}
-	detach, err := pty.Attach(rio.TermIn, out)
-	if err != nil {
-		pty.Close()
-		return nil, err
-	}
-	sup.PTY = pty
-	return func() {
-		detach()
-		pty.Close()
-	}, nil
 }
 
 // translate turns the signals kiln receives into what the container gets.

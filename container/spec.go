@@ -49,6 +49,8 @@ type RunOptions struct {
 	Detach      bool `json:"detach,omitempty"`
 	// Remove deletes the container once it has exited.
 	Remove bool `json:"remove,omitempty"`
+	// Init runs a reaper as pid 1 with the command as its child.
+	Init bool `json:"init,omitempty"`
 }
 
 // Command is the command line docker runs for an image config: the

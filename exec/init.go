@@ -21,6 +21,10 @@ import (
 // mistaken for the command's.
 const initFailed = 125
 
+// statusFD is the init's end of the status pipe: it closes on a successful
+// exec, and carries the error otherwise.
+const statusFD = 4
+
 // MaybeInit turns this process into a sandbox init when it was started as
 // one by Sandbox.Run, and never returns then. Call it first thing in main.
 func MaybeInit() {
@@ -29,9 +33,7 @@ func MaybeInit() {
 		return
 	}
 	runtime.LockOSThread()
-	// fd 4 is the status pipe: it closes on a successful exec, and carries
-	// the error otherwise.
-	status := os.NewFile(4, "status")
+	status := os.NewFile(statusFD, "status")
 	if err := initSandbox(fdStr); err != nil {
 		fmt.Fprint(status, err.Error())
 		os.Exit(initFailed)
@@ -81,11 +83,16 @@ func initSandbox(fdStr string) error {
 		}
 		sc = spec.Linux.Seccomp
 	}
+	reaper := wantReaper()
+	tty, err := setupTerminal(spec.Process)
+	if err != nil {
+		return err
+	}
 	// The bounding set goes while the init still has CAP_SETPCAP.
 	if err := dropBounding(spec.Process.Capabilities); err != nil {
 		return err
 	}
-	return execProcess(spec.Process, sc)
+	return execProcess(spec.Process, sc, reaper, tty)
 }
 
 func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
@@ -152,10 +159,15 @@ func maskPaths(masked, readonly []string) error {
 }
 
 // execProcess drops to the step's user and capabilities, installs the
-// seccomp filter sc and replaces the init with the command.
-func execProcess(p *specs.Process, sc *specs.LinuxSeccomp) error {
+// seccomp filter sc and replaces the init with the command, or with reaper
+// starts the command as its child and reaps (forkReaper); tty says that
+// the init has a controlling terminal.
+func execProcess(p *specs.Process, sc *specs.LinuxSeccomp, reaper, tty bool) error {
 	notifySock := notifySocket()
 	if err := setUser(p.User); err != nil {
+		return err
+	}
+	if err := rearmDeathSignal(statusFD); err != nil {
 		return err
 	}
 	cwd := p.Cwd
@@ -184,6 +196,9 @@ func execProcess(p *specs.Process, sc *specs.LinuxSeccomp) error {
 	// Last: from here on the filter applies to the init too.
 	if err := loadSeccomp(sc, notifySock); err != nil {
 		return err
+	}
+	if reaper {
+		return forkReaper(argv0, p.Args, p.Env, tty)
 	}
 	if err := unix.Exec(argv0, p.Args, p.Env); err != nil {
 		return fmt.Errorf("executing %s: %w", p.Args[0], err)

@@ -14,9 +14,10 @@ import (
 	"golang.org/x/term"
 )
 
-// PTY is a pseudo-terminal for a container: the container's process gets
-// Slave as its standard streams and controlling terminal (StartOptions.TTY),
-// and kiln copies between Master and the user's terminal or a log.
+// PTY is a pseudo-terminal: a container's process has its slave as its
+// standard streams and controlling terminal (StartOptions.TTY), and kiln
+// copies between Master and the user's terminal or a log. Slave is nil when
+// the pty was allocated inside the container.
 type PTY struct {
 	Master, Slave *os.File
 }
@@ -75,6 +76,9 @@ func openPeer(master *os.File) (*os.File, error) {
 
 // Close closes both ends.
 func (p *PTY) Close() error {
+	if p.Slave == nil {
+		return p.Master.Close()
+	}
 	return errors.Join(p.Master.Close(), p.Slave.Close())
 }
 
@@ -113,8 +117,10 @@ func (p *PTY) Attach(in *os.File, out io.Writer) (detach func(), err error) {
 	return func() {
 		signal.Stop(winch)
 		close(winch)
-		// The container is gone; our slave copy is the last one.
-		p.Slave.Close()
+		// The container is gone; our slave copy, if any, is the last one.
+		if p.Slave != nil {
+			p.Slave.Close()
+		}
 		wg.Wait()
 		if restore != nil {
 			restore()

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,9 @@ type Process struct {
 	// Pid is the process's id as kiln sees it: pid 1 of the container's
 	// pid namespace.
 	Pid int
+	// Terminal is the master of the process's terminal when it was started
+	// with StartOptions.TTY; the caller closes it.
+	Terminal *os.File
 
 	cmd    *osexec.Cmd
 	notify *notifier
@@ -33,9 +37,15 @@ type Process struct {
 
 // StartOptions tune Sandbox.Start.
 type StartOptions struct {
-	// TTY makes the process a session leader whose controlling terminal is
-	// its standard input, which must then be a terminal (a pty's slave).
+	// TTY gives the process a terminal of its own, allocated inside the
+	// container from its devpts: its slave is the process's controlling
+	// terminal and standard streams (Stdio is not used), and its master is
+	// handed back as Process.Terminal.
 	TTY bool
+	// Init keeps the sandbox's init as pid 1 of the container, a reaper
+	// that passes signals on to the command, its child, and exits with its
+	// status (docker's --init). The command is pid 1 itself otherwise.
+	Init bool
 }
 
 // Start starts spec's process in fresh namespaces and returns once its
@@ -54,13 +64,43 @@ func (Sandbox) Start(spec *specs.Spec, stdio Stdio, opts StartOptions) (*Process
 	if err != nil {
 		return nil, err
 	}
-	if opts.TTY {
-		attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0
-	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding kiln binary: %w", err)
 	}
+	cmd := osexec.Command(self)
+	cmd.Args = []string{"kiln-init"}
+	cmd.Env = []string{initEnv + "=3"}
+	if opts.Init {
+		cmd.Env = append(cmd.Env, reaperEnv+"=1")
+	}
+	cmd.SysProcAttr = attr
+	var tty, ttyChild *os.File
+	if opts.TTY {
+		// The init makes its terminal the controlling one of its session.
+		attr.Setsid = true
+		if tty, ttyChild, err = newTerminalSocket(); err != nil {
+			return nil, err
+		}
+		defer tty.Close()
+		defer ttyChild.Close()
+	} else {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	}
+	p, err := start(cmd, spec, payload, ttyChild)
+	if err != nil || tty == nil {
+		return p, err
+	}
+	if p.Terminal, err = receiveMaster(tty); err != nil {
+		return nil, errors.Join(err, kill(p))
+	}
+	return p, nil
+}
+
+// start starts the init cmd, sends it the spec and waits until it has
+// executed the command. tty, when set, is passed on as the init's end of
+// the terminal socket, and closed once the init has it.
+func start(cmd *osexec.Cmd, spec *specs.Spec, payload []byte, tty *os.File) (*Process, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("creating spec pipe: %w", err)
@@ -72,10 +112,11 @@ func (Sandbox) Start(spec *specs.Spec, stdio Stdio, opts StartOptions) (*Process
 		return nil, fmt.Errorf("creating status pipe: %w", err)
 	}
 	defer sr.Close()
-	cmd := osexec.Command(self)
-	cmd.Args = []string{"kiln-init"}
-	cmd.Env = []string{initEnv + "=3"}
 	cmd.ExtraFiles = []*os.File{r, sw}
+	if tty != nil {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", terminalEnv, 3+len(cmd.ExtraFiles)))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, tty)
+	}
 	// Owner changes go to kiln in single-id mode, as in Run.
 	var notify *notifier
 	if spec.Linux != nil && hasNotify(spec.Linux.Seccomp) {
@@ -87,10 +128,11 @@ func (Sandbox) Start(spec *specs.Spec, stdio Stdio, opts StartOptions) (*Process
 		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", notifyEnv, 3+len(cmd.ExtraFiles)))
 		cmd.ExtraFiles = append(cmd.ExtraFiles, notify.child)
 	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	cmd.SysProcAttr = attr
 	err = cmd.Start()
 	sw.Close()
+	if tty != nil {
+		tty.Close()
+	}
 	if notify != nil {
 		notify.start()
 	}

@@ -23,10 +23,15 @@ import (
 type SuperviseOptions struct {
 	Spec  *specs.Spec
 	Stdio Stdio
-	// PTY, when set, is the container's terminal: its slave becomes the
-	// process's standard streams and controlling terminal, and Stdio is
-	// not used.
-	PTY *PTY
+	// TTY gives the process a terminal allocated inside the container
+	// (StartOptions.TTY), and Stdio is not used: Supervise copies between
+	// its master and TermIn (when set, put in raw mode and followed in size
+	// if it is a terminal) and TermOut (discarded when nil).
+	TTY     bool
+	TermIn  *os.File
+	TermOut io.Writer
+	// Init runs the process under a reaper (StartOptions.Init).
+	Init bool
 	// Ports are published through Listeners (one each, already open);
 	// Supervise closes them.
 	Ports     []Port
@@ -49,19 +54,29 @@ type SuperviseOptions struct {
 // 0, else an *ExitError). Both a foreground kiln run and a detached
 // container's supervisor process are built on it.
 func (s Sandbox) Supervise(opts SuperviseOptions) error {
-	stdio, start := opts.Stdio, StartOptions{}
-	if opts.PTY != nil {
-		stdio = Stdio{Stdin: opts.PTY.Slave, Stdout: opts.PTY.Slave, Stderr: opts.PTY.Slave}
-		start.TTY = true
-	}
 	// The process dies with the thread that started it (Pdeathsig), so
 	// that thread stays until the process is gone.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	p, err := s.Start(opts.Spec, stdio, start)
+	if opts.TTY && opts.TermIn != nil {
+		// The command finds its terminal of the user's size from the start.
+		if ws, err := unix.IoctlGetWinsize(int(opts.TermIn.Fd()), unix.TIOCGWINSZ); err == nil {
+			opts.Spec.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+		}
+	}
+	p, err := s.Start(opts.Spec, opts.Stdio, StartOptions{TTY: opts.TTY, Init: opts.Init})
 	if err != nil {
 		closeAll(opts.Listeners)
 		return err
+	}
+	if p.Terminal != nil {
+		detach, err := attachTerminal(p.Terminal, opts.TermIn, opts.TermOut)
+		if err != nil {
+			closeAll(opts.Listeners)
+			return errors.Join(err, kill(p))
+		}
+		// Deferred first, so run last: the output is copied to the end.
+		defer detach()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -101,6 +116,24 @@ func (s Sandbox) Supervise(opts SuperviseOptions) error {
 			_ = p.Signal(syscall.SIGKILL)
 		}
 	}
+}
+
+// attachTerminal connects the master of a container's terminal to the
+// user's. The returned function waits for the output and closes master.
+func attachTerminal(master, in *os.File, out io.Writer) (func(), error) {
+	if out == nil {
+		out = io.Discard
+	}
+	pty := &PTY{Master: master}
+	detach, err := pty.Attach(in, out)
+	if err != nil {
+		master.Close()
+		return nil, err
+	}
+	return func() {
+		detach()
+		_ = pty.Close()
+	}, nil
 }
 
 // kill ends a process Supervise cannot go on with.

@@ -342,7 +342,7 @@ func TestE2ERunTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(e2e.bin, "--root="+e2e.store.root, "--runroot="+e2e.store.runroot, "run", "--rm", "-it", baseName,
-		"sh", "-c", `test -t 0 && test -t 1 && echo "tty:$TERM"; stty size; read line; echo "read:$line"; exit 4`)
+		"sh", "-c", `test -t 0 && test -t 1 && echo "tty:$TERM:$(tty)"; stty size; read line; echo "read:$line"; exit 4`)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pty.Slave, pty.Slave, pty.Slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
@@ -355,7 +355,8 @@ func TestE2ERunTerminal(t *testing.T) {
 	output, _ := io.ReadAll(pty.Master) // EIO once kiln is gone
 	err = cmd.Wait()
 	text := strings.ReplaceAll(string(output), "\r", "")
-	for _, want := range []string{"tty:xterm\n", "33 101\n", "read:typed\n"} {
+	// The container's terminal comes from its own devpts, of which it is the first.
+	for _, want := range []string{"tty:xterm:/dev/pts/0\n", "33 101\n", "read:typed\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("terminal output lacks %q:\n%s", want, text)
 		}

@@ -26,6 +26,7 @@ type runFlags struct {
 	user, workdir, entrypoint   string
 	network, name, hostname     string
 	rm, detach, interactive, tt bool
+	init                        bool
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -52,6 +53,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container id")
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep standard input open")
 	fl.BoolVarP(&f.tt, "tty", "t", false, "give the container a terminal")
+	fl.BoolVar(&f.init, "init", false, "run a reaper as pid 1 that passes signals on and reaps zombies, the command as its child")
 	fl.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable KEY=VALUE, or KEY from kiln's (repeatable)")
 	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind a host directory HOST:CONTAINER[:ro] (repeatable)")
 	fl.StringArrayVarP(&f.ports, "publish", "p", nil, "publish a port [IP:]HOSTPORT:CONTAINERPORT (repeatable)")
@@ -118,7 +120,8 @@ func runRun(cmd *cobra.Command, g *globals, f *runFlags, target string, args []s
 // options checks the flags of a run of an image.
 func (f *runFlags) options(cmd *cobra.Command) (*container.RunOptions, error) {
 	o := &container.RunOptions{Env: f.env, User: f.user, Workdir: f.workdir, Network: f.network,
-		Hostname: f.hostname, TTY: f.tt, Interactive: f.interactive, Detach: f.detach, Remove: f.rm}
+		Hostname: f.hostname, TTY: f.tt, Interactive: f.interactive, Detach: f.detach, Remove: f.rm,
+		Init: f.init}
 	for _, p := range f.ports {
 		port, err := exec.ParsePort(p)
 		if err != nil {
