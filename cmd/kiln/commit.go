@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kiln-build/kiln/container"
+	"github.com/kiln-build/kiln/build/container"
 	"github.com/kiln-build/kiln/storage"
 )
 

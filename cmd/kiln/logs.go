@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kiln-build/kiln/container"
+	"github.com/kiln-build/kiln/build/container"
 )
 
 func init() { register(newLogsCmd) }

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/kiln-build/kiln/container"
+	"github.com/kiln-build/kiln/build/container"
 	"github.com/kiln-build/kiln/exec"
 	"github.com/kiln-build/kiln/storage"
 )
