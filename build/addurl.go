@@ -30,8 +30,9 @@ func (b *Builder) fetchURL(ctx context.Context, raw, checksum, dir string) (stri
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return "", fmt.Errorf("ADD source %q: not an http or https URL: %w", raw, fs.ErrInvalid)
 	}
-	if strings.HasSuffix(u.Path, ".git") || u.Fragment != "" {
-		return "", fmt.Errorf("ADD of a git repository (%s) is not supported yet: %w", raw, errors.ErrUnsupported)
+	if u.Fragment != "" {
+		// Git sources (IsGitURL) never come here: a #ref needs a .git URL.
+		return "", fmt.Errorf("ADD source %s: a #ref is for git repositories, whose URL ends in .git: %w", raw, fs.ErrInvalid)
 	}
 	name := path.Base(u.Path)
 	if name == "/" || name == "." || name == "" {

@@ -70,6 +70,10 @@ func Build(ctx context.Context, store *storage.Store, runner exec.Runner, opts O
 	if err != nil {
 		return nil, err
 	}
+	bctx.sums = openStatCache(store.GraphRoot(), bctx.dir)
+	// The stat cache only saves reading files next time: failing to write
+	// it does not fail the build.
+	defer func() { _ = bctx.sums.save() }()
 	b := &Builder{store: store, runner: runner, opts: opts, file: file, bctx: bctx,
 		cache: newCache(store.GraphRoot()), done: map[int]*stage{}}
 	defer func() {
@@ -133,11 +137,15 @@ func (b *Builder) commit(ctx context.Context, s *stage) (*Result, error) {
 		img.Created = img.History[n-1].Created
 	}
 	top := s.top
-	if b.opts.Squash {
-		var err error
-		if top, err = b.squash(ctx, s, img); err != nil {
-			return nil, err
-		}
+	var err error
+	switch {
+	case b.opts.SquashAll:
+		top, err = b.squashAll(ctx, s, img)
+	case b.opts.Squash:
+		top, err = b.squash(ctx, s, img)
+	}
+	if err != nil {
+		return nil, err
 	}
 	var local, remote []string
 	for _, t := range b.opts.Tags {

@@ -27,41 +27,24 @@ type copySpec struct {
 	parents  bool
 	add      bool
 	checksum string
+	// keepGitDir keeps .git of an ADD git source.
+	keepGitDir bool
 }
 
 // copy runs a COPY or ADD step.
 func (b *Builder) copy(ctx context.Context, s *stage, c copySpec) error {
-	if c.parents || len(c.excludes) > 0 {
-		return fmt.Errorf("COPY --parents and --exclude are not supported yet")
-	}
 	srcRoot, ignored, fromKey, release, err := b.copySource(ctx, s.index, c.from)
 	if err != nil {
 		return err
 	}
 	defer release()
-	var sources []string
-	remote := map[string]bool{}
-	for _, p := range c.src.SourcePaths {
-		if c.add && isURL(p) {
-			dir, err := b.downloadDir()
-			if err != nil {
-				return err
-			}
-			f, err := b.fetchURL(ctx, p, c.checksum, dir)
-			if err != nil {
-				return err
-			}
-			sources, remote[f] = append(sources, f), true
-			continue
-		}
-		if c.checksum != "" {
-			return fmt.Errorf("ADD --checksum needs a URL source, not %q", p)
-		}
-		m, err := glob(srcRoot, p, ignored)
-		if err != nil {
-			return err
-		}
-		sources = append(sources, m...)
+	ex, err := newExcluder(c.excludes)
+	if err != nil {
+		return err
+	}
+	items, err := b.copyItems(ctx, c, srcRoot, ignored, ex)
+	if err != nil {
+		return err
 	}
 	dest := c.src.DestPath
 	if !path.IsAbs(dest) {
@@ -75,35 +58,41 @@ func (b *Builder) copy(ctx context.Context, s *stage, c copySpec) error {
 			dest += "/"
 		}
 	}
-	if len(sources)+len(c.src.SourceContents) > 1 && !strings.HasSuffix(dest, "/") {
+	if len(items)+len(c.src.SourceContents) > 1 && !strings.HasSuffix(dest, "/") && !c.parents {
 		return fmt.Errorf("when using COPY with more than one source file, the destination must be a directory and end with a /")
 	}
 	h := sha256.New()
-	for _, src := range sources {
-		rel, _ := filepath.Rel(srcRoot, src)
-		if remote[src] {
-			// A download's temp directory must not bust the cache: only its
-			// name and content count.
-			rel = "url:" + filepath.Base(src)
-		}
-		fmt.Fprintf(h, "src %s\x00", rel)
-		if err := hashTree(h, src, skipIgnored(rel, ignored)); err != nil {
-			return err
-		}
+	var sums *statCache
+	if c.from == "" {
+		sums = b.bctx.sums
+	}
+	if err := hashItems(h, items, ignored, ex, sums); err != nil {
+		return err
 	}
 	for _, sc := range c.src.SourceContents {
 		fmt.Fprintf(h, "heredoc %s\x00%s\x00", sc.Path, sc.Data)
 	}
-	key := stepKey(s.key, "COPY", fmt.Sprintf("%x", h.Sum(nil)), fromKey, dest, c.chown, c.chmod,
-		strconv.FormatBool(c.add), timestampKey(b.opts.Timestamp))
+	parts := []string{fmt.Sprintf("%x", h.Sum(nil)), fromKey, dest, c.chown, c.chmod,
+		strconv.FormatBool(c.add), timestampKey(b.opts.Timestamp)}
+	if len(c.excludes) > 0 || c.parents || c.keepGitDir {
+		parts = append(parts, "exclude="+strings.Join(c.excludes, "\x00"), "parents="+strconv.FormatBool(c.parents),
+			"keep-git-dir="+strconv.FormatBool(c.keepGitDir))
+	}
+	key := stepKey(s.key, append([]string{"COPY"}, parts...)...)
 	return b.layerStep(ctx, s, c.cmd, key, func(w *workspace) error {
 		cp, err := b.newCopier(w.root, srcRoot, c)
 		if err != nil {
 			return err
 		}
-		for _, src := range sources {
-			cp.remote = remote[src]
-			if err := cp.copySource(src, dest, len(sources) > 1 || strings.HasSuffix(dest, "/")); err != nil {
+		cp.exclude = ex
+		for _, it := range items {
+			cp.remote = it.remote
+			if c.parents && !it.remote {
+				err = cp.copyParents(it.path, it.parent, dest)
+			} else {
+				err = cp.copySource(it.path, dest, len(items) > 1 || strings.HasSuffix(dest, "/"))
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -175,6 +164,8 @@ type copier struct {
 	remote bool
 	// forceOwner gives unpacked entries uid and gid instead of their own.
 	forceOwner bool
+	// exclude leaves out COPY --exclude matches, relative to each source.
+	exclude *excluder
 }
 
 func (b *Builder) newCopier(root, srcRoot string, c copySpec) (*copier, error) {

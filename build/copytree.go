@@ -45,7 +45,21 @@ func (cp *copier) mkdirAll(p string) (string, error) {
 		}
 		return full, nil
 	}
-	if err := os.Mkdir(full, 0o755); err != nil {
+	if err := os.Mkdir(full, 0o755); errors.Is(err, fs.ErrNotExist) && full != cp.root {
+		// p ends in a symlink the image planted whose target's parents are missing (/evil ->
+		// /tmp/x/y): create them where the link points, inside the root, as docker does.
+		rel, rerr := filepath.Rel(cp.root, filepath.Dir(full))
+		if rerr != nil || strings.HasPrefix(rel, "..") {
+			return "", fmt.Errorf("creating %s: %w", p, err)
+		}
+		if _, err := cp.mkdirAll(filepath.ToSlash(rel)); err != nil {
+			return "", err
+		}
+		err = os.Mkdir(full, 0o755)
+		if err != nil {
+			return "", fmt.Errorf("creating %s: %w", p, err)
+		}
+	} else if err != nil {
 		return "", fmt.Errorf("creating %s: %w", p, err)
 	}
 	if cp.chown {
@@ -117,17 +131,22 @@ func (cp *copier) copyDir(src, dest string) error {
 		if p == src {
 			return nil
 		}
-		if cp.ignored != nil {
-			if ig, err := cp.ignored(filepath.ToSlash(cp.rel(p))); err != nil {
+		rel, _ := filepath.Rel(src, p)
+		skip, err := cp.exclude.excluded(filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		if cp.ignored != nil && !cp.remote && !skip {
+			if skip, err = cp.ignored(filepath.ToSlash(cp.rel(p))); err != nil {
 				return err
-			} else if ig {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
 			}
 		}
-		rel, _ := filepath.Rel(src, p)
+		if skip {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		return cp.copyEntry(p, path.Join(dest, filepath.ToSlash(rel)))
 	})
 }

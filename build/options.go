@@ -48,6 +48,10 @@ type Options struct {
 	Squash bool
 	// Secrets are the --secret values by id.
 	Secrets map[string]Secret
+	// SSH are the --ssh agent sockets by id (DefaultSSH for "default").
+	SSH map[string]string
+	// SquashAll merges every layer, the base image's too, into one.
+	SquashAll bool
 	// Quiet suppresses the steps' output.
 	Quiet bool
 	// Progress receives the build's events; nil drops them.

@@ -53,6 +53,9 @@ func (b *Builder) basePlatform(ctx context.Context, name string, p storage.Platf
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
+		if err == nil && policy == "newer" && !localOnly(name) {
+			return b.pullNewer(ctx, name, rec, p)
+		}
 		if err == nil {
 			inst, err := b.store.ForPlatform(ctx, name, rec, p)
 			var perr *storage.PlatformError

@@ -29,6 +29,8 @@ type stepMounts struct {
 	env     []string
 	key     []string
 	release []func()
+	// ssh counts the step's ssh mounts.
+	ssh int
 }
 
 func (m *stepMounts) close() {
@@ -60,6 +62,8 @@ func (b *Builder) runMounts(ctx context.Context, s *stage, c *instructions.RunCo
 			out.key = append(out.key, "tmpfs "+target)
 		case instructions.MountTypeSecret:
 			err = b.secretMount(m, out)
+		case instructions.MountTypeSSH:
+			err = b.sshMount(m, out)
 		default:
 			err = fmt.Errorf("RUN --mount=type=%s is not supported yet: %w", m.Type, errors.ErrUnsupported)
 		}

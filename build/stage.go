@@ -106,7 +106,8 @@ func (b *Builder) runStep(ctx context.Context, s *stage, cmd instructions.Comman
 	case *instructions.CopyCommand:
 		return b.copy(ctx, s, copySpec{cmd: c, src: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns, parents: c.Parents})
 	case *instructions.AddCommand:
-		return b.copy(ctx, s, copySpec{cmd: c, src: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns, add: true, checksum: c.Checksum})
+		return b.copy(ctx, s, copySpec{cmd: c, src: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns, add: true,
+			checksum: c.Checksum, keepGitDir: c.KeepGitDir != nil && *c.KeepGitDir})
 	case *instructions.ArgCommand:
 		return b.declareArgs(s, c)
 	}

@@ -34,6 +34,7 @@ type buildFlags struct {
 	sys                                                 sysFlags
 	multi                                               multiFlags
 	security                                            securityFlags
+	exec                                                execFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -80,6 +81,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR")
 	f.sys.add(fl)
 	f.security.add(fl)
+	f.exec.add(fl)
 	return cmd
 }
 
@@ -159,6 +161,10 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 	if opts.Secrets, err = parseSecrets(f.secrets); err != nil {
 		return err
 	}
+	runner, err := f.exec.apply(&opts)
+	if err != nil {
+		return err
+	}
 	if opts.Timestamp, err = buildTimestamp(f); err != nil {
 		return err
 	}
@@ -181,9 +187,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextDir string) 
 	}
 	defer store.Close()
 	if f.multi.wanted(plats) {
-		return runMultiBuild(cmd, store, opts, f, plats)
+		return runMultiBuild(cmd, store, runner, opts, f, plats)
 	}
-	res, err := build.Build(cmd.Context(), store, exec.Sandbox{}, opts)
+	res, err := build.Build(cmd.Context(), store, runner, opts)
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {

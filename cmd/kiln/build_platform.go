@@ -52,7 +52,7 @@ func parsePlatforms(val string) ([]storage.Platform, error) {
 
 // runMultiBuild builds every platform and collects the images in a manifest
 // list named by --manifest, else by the first -t.
-func runMultiBuild(cmd *cobra.Command, store *storage.Store, opts build.Options, f *buildFlags, plats []storage.Platform) error {
+func runMultiBuild(cmd *cobra.Command, store *storage.Store, runner exec.Runner, opts build.Options, f *buildFlags, plats []storage.Platform) error {
 	if f.multi.all {
 		if len(plats) > 0 {
 			return fmt.Errorf("--all-platforms and --platform: give one of them")
@@ -69,7 +69,7 @@ func runMultiBuild(cmd *cobra.Command, store *storage.Store, opts build.Options,
 	if mo.Manifest == "" && len(opts.Tags) > 0 {
 		mo.Manifest, opts.Tags = opts.Tags[0], opts.Tags[1:]
 	}
-	res, err := build.BuildPlatforms(cmd.Context(), store, exec.Sandbox{}, opts, mo)
+	res, err := build.BuildPlatforms(cmd.Context(), store, runner, opts, mo)
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
