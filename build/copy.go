@@ -46,18 +46,7 @@ func (b *Builder) copy(ctx context.Context, s *stage, c copySpec) error {
 	if err != nil {
 		return err
 	}
-	dest := c.src.DestPath
-	if !path.IsAbs(dest) {
-		wd := s.img.Config.WorkingDir
-		if wd == "" {
-			wd = "/"
-		}
-		trailing := strings.HasSuffix(dest, "/") || dest == "."
-		dest = path.Join(wd, dest)
-		if trailing {
-			dest += "/"
-		}
-	}
+	dest := resolveDest(c.src.DestPath, s.img.Config.WorkingDir)
 	if len(items)+len(c.src.SourceContents) > 1 && !strings.HasSuffix(dest, "/") && !c.parents {
 		return fmt.Errorf("when using COPY with more than one source file, the destination must be a directory and end with a /")
 	}
@@ -170,25 +159,51 @@ type copier struct {
 
 func (b *Builder) newCopier(root, srcRoot string, c copySpec) (*copier, error) {
 	cp := &copier{root: root, srcRoot: srcRoot, add: c.add}
-	if c.chown != "" {
-		u, err := exec.LookupUser(root, c.chown)
-		if err != nil {
-			return nil, fmt.Errorf("--chown=%s: %w", c.chown, err)
-		}
-		cp.uid, cp.gid, cp.chown = int(u.UID), int(u.GID), true
-	}
-	if c.chmod != "" {
-		m, err := strconv.ParseUint(c.chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return nil, fmt.Errorf("--chmod=%s: not an octal mode: %w", c.chmod, fs.ErrInvalid)
-		}
-		fm := fs.FileMode(m)
-		cp.mode = &fm
+	if err := cp.setOwnerMode(c.chown, c.chmod); err != nil {
+		return nil, err
 	}
 	if c.from == "" {
 		cp.ignored = b.bctx.ignored
 	}
 	return cp, nil
+}
+
+// setOwnerMode applies --chown (resolved in the destination's /etc/passwd
+// and /etc/group) and --chmod (octal) to what cp copies.
+func (cp *copier) setOwnerMode(chown, chmod string) error {
+	if chown != "" {
+		u, err := exec.LookupUser(cp.root, chown)
+		if err != nil {
+			return fmt.Errorf("--chown=%s: %w", chown, err)
+		}
+		cp.uid, cp.gid, cp.chown = int(u.UID), int(u.GID), true
+	}
+	if chmod != "" {
+		m, err := strconv.ParseUint(chmod, 8, 32)
+		if err != nil || m > 0o7777 {
+			return fmt.Errorf("--chmod=%s: not an octal mode: %w", chmod, fs.ErrInvalid)
+		}
+		fm := fs.FileMode(m)
+		cp.mode = &fm
+	}
+	return nil
+}
+
+// resolveDest makes a COPY destination absolute against the working
+// directory, keeping the trailing "/" that says "into this directory".
+func resolveDest(dest, workdir string) string {
+	if path.IsAbs(dest) {
+		return dest
+	}
+	if workdir == "" {
+		workdir = "/"
+	}
+	trailing := strings.HasSuffix(dest, "/") || dest == "."
+	dest = path.Join(workdir, dest)
+	if trailing {
+		dest += "/"
+	}
+	return dest
 }
 
 // writeContent writes a heredoc source (COPY <<EOF /x).

@@ -3,12 +3,8 @@ package build
 import (
 	"fmt"
 	"io/fs"
-	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
-
-	"github.com/kiln-build/kiln/exec"
 )
 
 // PutOptions say how Put writes files, as COPY's and ADD's flags do.
@@ -36,17 +32,7 @@ func Put(root string, sources []string, dest string, o PutOptions) error {
 	if len(sources) == 0 {
 		return fmt.Errorf("nothing to copy: %w", fs.ErrInvalid)
 	}
-	if !path.IsAbs(dest) {
-		wd := o.Workdir
-		if wd == "" {
-			wd = "/"
-		}
-		trailing := strings.HasSuffix(dest, "/") || dest == "."
-		dest = path.Join(wd, dest)
-		if trailing {
-			dest += "/"
-		}
-	}
+	dest = resolveDest(dest, o.Workdir)
 	intoDir := len(sources) > 1 || strings.HasSuffix(dest, "/")
 	if len(sources) > 1 && !strings.HasSuffix(dest, "/") {
 		return fmt.Errorf("copying %d sources to %s: the destination must be a directory and end with a /: %w",
@@ -74,20 +60,8 @@ func Put(root string, sources []string, dest string, o PutOptions) error {
 
 func newPutCopier(root, srcRoot string, o PutOptions) (*copier, error) {
 	cp := &copier{root: root, srcRoot: srcRoot, add: o.Add}
-	if o.Chown != "" {
-		u, err := exec.LookupUser(root, o.Chown)
-		if err != nil {
-			return nil, fmt.Errorf("--chown=%s: %w", o.Chown, err)
-		}
-		cp.uid, cp.gid, cp.chown = int(u.UID), int(u.GID), true
-	}
-	if o.Chmod != "" {
-		m, err := strconv.ParseUint(o.Chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return nil, fmt.Errorf("--chmod=%s: not an octal mode: %w", o.Chmod, fs.ErrInvalid)
-		}
-		fm := fs.FileMode(m)
-		cp.mode = &fm
+	if err := cp.setOwnerMode(o.Chown, o.Chmod); err != nil {
+		return nil, err
 	}
 	return cp, nil
 }
