@@ -23,6 +23,8 @@ import (
 type buildContext struct {
 	dir     string
 	matcher *patternmatcher.PatternMatcher
+	// sums remembers the digests of the context's files across builds.
+	sums *statCache
 }
 
 // newContext opens dir and reads ignoreFile, or, when that is empty,
@@ -77,47 +79,9 @@ func (c *buildContext) ignored(rel string) (bool, error) {
 }
 
 // hashTree writes a digest of the names, modes, link targets and contents
-// under root (a file or a directory) into h, skipping what skip says to.
-// Modification times are left out on purpose: touching a file without
-// changing it must not bust the cache.
+// under root into h, as statCache.hashTree does without remembering digests.
 func hashTree(h io.Writer, root string, skip func(rel string, d fs.DirEntry) (bool, error)) error {
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", p, err)
-		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		if skip != nil {
-			if s, err := skip(rel, d); err != nil {
-				return err
-			} else if s {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-		}
-		info, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", p, err)
-		}
-		fmt.Fprintf(h, "%s\x00%o\x00", rel, info.Mode())
-		switch {
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return fmt.Errorf("reading link %s: %w", p, err)
-			}
-			fmt.Fprintf(h, "%s\x00", target)
-		case info.Mode().IsRegular():
-			sum, err := fileDigest(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(h, "%s\x00", sum)
-		}
-		return nil
-	})
+	return (*statCache)(nil).hashTree(h, root, skip)
 }
 
 // copyBuffers are reused across files: hashing a large context must not

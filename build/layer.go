@@ -156,11 +156,12 @@ func (b *Builder) putUpper(ctx context.Context, parent, upper string) (string, e
 	return l.ID, nil
 }
 
-// upperTar streams the layer tar of an upper directory.
+// upperTar streams the layer tar of an upper directory. The store digests
+// what it reads, so Diff does not.
 func (b *Builder) upperTar(ctx context.Context, upper string) *io.PipeReader {
 	pr, pw := io.Pipe()
 	go func() {
-		_, err := overlay.Diff(ctx, upper, pw, overlay.DiffOptions{SourceDateEpoch: b.opts.Timestamp})
+		_, err := overlay.Diff(ctx, upper, pw, overlay.DiffOptions{SourceDateEpoch: b.opts.Timestamp, NoDigest: true})
 		pw.CloseWithError(err)
 	}()
 	return pr

@@ -46,6 +46,10 @@ type DiffOptions struct {
 	// gid written in the layer, for callers whose upper directory holds
 	// host ids. Nil keeps the ids as recorded.
 	IDMap func(uid, gid int) (int, int)
+
+	// NoDigest leaves DiffResult.DiffID empty, for a caller that hashes
+	// the tar as it reads it anyway.
+	NoDigest bool
 }
 
 // DiffResult describes the layer tar Diff wrote.
@@ -85,7 +89,10 @@ func Diff(ctx context.Context, upper string, w io.Writer, opts DiffOptions) (Dif
 		return DiffResult{}, fmt.Errorf("diffing %s: %w", upper, unix.ENOTDIR)
 	}
 	out := bufio.NewWriterSize(w, outputBufferSize)
-	hw := &hashWriter{w: out, h: digest.SHA256.Hash()}
+	hw := &hashWriter{w: out}
+	if !opts.NoDigest {
+		hw.h = digest.SHA256.Hash()
+	}
 	d := &differ{
 		ctx:   ctx,
 		root:  upper,
@@ -108,13 +115,15 @@ func Diff(ctx context.Context, upper string, w io.Writer, opts DiffOptions) (Dif
 	if err != nil {
 		return DiffResult{}, fmt.Errorf("diffing %s: %w", upper, err)
 	}
-	return DiffResult{
-		DiffID: digest.NewDigest(digest.SHA256, hw.h),
-		Size:   hw.n,
-	}, nil
+	res := DiffResult{Size: hw.n}
+	if hw.h != nil {
+		res.DiffID = digest.NewDigest(digest.SHA256, hw.h)
+	}
+	return res, nil
 }
 
-// hashWriter passes writes on while hashing and counting them.
+// hashWriter passes writes on while hashing (unless h is nil) and counting
+// them.
 type hashWriter struct {
 	w io.Writer
 	h hash.Hash
@@ -123,7 +132,9 @@ type hashWriter struct {
 
 func (hw *hashWriter) Write(p []byte) (int, error) {
 	n, err := hw.w.Write(p)
-	hw.h.Write(p[:n])
+	if hw.h != nil {
+		hw.h.Write(p[:n])
+	}
 	hw.n += int64(n)
 	return n, err
 }

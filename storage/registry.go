@@ -93,6 +93,11 @@ func (st *Store) Pull(ctx context.Context, name string, opts PullOptions) (*Imag
 // copyIn copies src into the store under named, or untagged when named is
 // nil, and returns the stored image.
 func (st *Store) copyIn(ctx context.Context, src types.ImageReference, named reference.Named, o CopyOptions) (*ImageRecord, error) {
+	unlock, err := st.lockAgainstPrune(false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	id := ""
 	if named == nil {
 		var err error
@@ -226,6 +231,12 @@ type PushOptions struct {
 	Format           string
 	RemoveSignatures bool
 	Progress         io.Writer
+	// Compression is the layer compression: "gzip", "zstd" or
+	// "zstd:chunked"; "" means gzip. When set, every layer is compressed
+	// and sent in it, never substituted by a copy in another compression.
+	Compression string
+	// CompressionLevel, when set, is the compressor's level.
+	CompressionLevel *int
 }
 
 // Push copies a stored image to a registry or any transport and returns the
@@ -256,11 +267,16 @@ func (st *Store) Push(ctx context.Context, name string, opts PushOptions) (diges
 	if err != nil {
 		return "", err
 	}
+	destSys, err := withCompression(sys, opts.Compression, opts.CompressionLevel)
+	if err != nil {
+		return "", err
+	}
 	src, err := st.localRef(nil, img.ID)
 	if err != nil {
 		return "", err
 	}
-	man, err := copyImage(ctx, src, dref, CopyOptions{Sys: sys, Progress: opts.Progress, ManifestType: mt, RemoveSignatures: opts.RemoveSignatures})
+	man, err := copyImage(ctx, src, dref, CopyOptions{Sys: sys, DestSys: destSys, Progress: opts.Progress, ManifestType: mt,
+		RemoveSignatures: opts.RemoveSignatures, ForceCompression: opts.Compression != ""})
 	if err != nil {
 		return "", registryError(err)
 	}

@@ -137,6 +137,9 @@ type CopyOptions struct {
 	ListOnly bool
 	// RemoveSignatures drops signatures, needed when a destination cannot hold them.
 	RemoveSignatures bool
+	// ForceCompression sends every layer in the destination system
+	// context's compression format, never reusing one stored in another.
+	ForceCompression bool
 }
 
 // policyContext reads policy.json as podman does; on a host with none it
@@ -173,13 +176,16 @@ func copyWithPolicy(ctx context.Context, pc *signature.PolicyContext, src, dst t
 	if destSys == nil {
 		destSys = o.Sys
 	}
+	// Layers are copied up to 6 at a time (containers/image's default
+	// MaxParallelDownloads) and gzip compresses in parallel blocks (pgzip).
 	opts := &copy.Options{
-		SourceCtx:             o.Sys,
-		DestinationCtx:        destSys,
-		ReportWriter:          o.Progress,
-		ForceManifestMIMEType: o.ManifestType,
-		RemoveSignatures:      o.RemoveSignatures,
-		ImageListSelection:    copy.CopySystemImage,
+		SourceCtx:              o.Sys,
+		DestinationCtx:         destSys,
+		ReportWriter:           o.Progress,
+		ForceManifestMIMEType:  o.ManifestType,
+		RemoveSignatures:       o.RemoveSignatures,
+		ImageListSelection:     copy.CopySystemImage,
+		ForceCompressionFormat: o.ForceCompression,
 	}
 	if o.AllImages {
 		opts.ImageListSelection = copy.CopyAllImages

@@ -44,16 +44,36 @@ func (st *Store) PutUpper(ctx context.Context, parent, upper string, tarStream i
 		return nil, err
 	}
 	d.tarSplit = ts
+	// The layer gets the chain id containers/image expects for this diff on
+	// this parent: committing an image then reuses the layer as it is, where
+	// any other id makes the commit copy the whole layer.
+	id := chainID(parent, d.diffID)
+	if l, err := st.s.Layer(id); err == nil {
+		// The same change on the same parent is stored already.
+		if err := os.RemoveAll(upper); err != nil {
+			return nil, fmt.Errorf("removing %s: %w", upper, err)
+		}
+		return &Layer{ID: l.ID, Parent: l.Parent, DiffID: l.UncompressedDigest, Size: l.UncompressedSize}, nil
+	}
 	out, err := st.s.PrepareStagedLayer(&drivers.ApplyDiffWithDifferOpts{}, d)
 	if err != nil {
 		return nil, fmt.Errorf("staging layer from %s: %w", upper, err)
 	}
-	l, err := st.s.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{ParentLayer: parent, DiffOutput: out,
+	l, err := st.s.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{ID: id, ParentLayer: parent, DiffOutput: out,
 		DiffOptions: &drivers.ApplyDiffWithDifferOpts{}})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("storing layer on %s: %w", parent, err), st.s.CleanupStagedLayer(out))
 	}
 	return &Layer{ID: l.ID, Parent: l.Parent, DiffID: l.UncompressedDigest, Size: l.UncompressedSize}, nil
+}
+
+// chainID is the id containers/image gives the layer with diff id diffID on
+// parent ("" for a base layer) when it writes an image into a store.
+func chainID(parent string, diffID digest.Digest) string {
+	if parent == "" {
+		return diffID.Encoded()
+	}
+	return digest.Canonical.FromString(parent + "+" + diffID.Encoded()).Encoded()
 }
 
 // tarSplit reads a tar stream, writing its tar-split metadata to w, and

@@ -17,6 +17,8 @@ func newPushCmd(g *globals) *cobra.Command {
 		sys              sysFlags
 		format, digest   string
 		quiet, removeSig bool
+		compression      string
+		level            int
 	)
 	cmd := &cobra.Command{
 		Use:   "push [flags] IMAGE [DESTINATION]",
@@ -25,7 +27,11 @@ func newPushCmd(g *globals) *cobra.Command {
 			"a name without transport means docker://NAME, and none the image's own name.",
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := storage.PushOptions{Format: format, RemoveSignatures: removeSig, Progress: cmd.ErrOrStderr()}
+			opts := storage.PushOptions{Format: format, RemoveSignatures: removeSig, Progress: cmd.ErrOrStderr(),
+				Compression: compression}
+			if cmd.Flags().Changed("compression-level") {
+				opts.CompressionLevel = &level
+			}
 			if len(args) == 2 {
 				opts.Dest = args[1]
 			}
@@ -58,6 +64,8 @@ func newPushCmd(g *globals) *cobra.Command {
 	fl.StringVarP(&format, "format", "f", "", "manifest format: oci or docker (default: keep the image's)")
 	fl.StringVar(&digest, "digestfile", "", "write the digest of the pushed manifest to this file")
 	fl.BoolVar(&removeSig, "remove-signatures", false, "do not copy signatures")
+	fl.StringVar(&compression, "compression-format", "", "layer compression: gzip, zstd or zstd:chunked (default gzip; when set, every layer is sent in it)")
+	fl.IntVar(&level, "compression-level", 0, "compression level of the format (default: the format's own)")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "print no progress")
 	return cmd
 }
