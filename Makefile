@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 export CGO_ENABLED=0
 export GOFLAGS=-tags=$(TAGS)
 
-.PHONY: all kiln test test-unit test-e2e e2e.test vet fmt demo bench clean
+.PHONY: all kiln test test-unit test-e2e e2e.test vet fmt demo bench clean fuzz
 
 all: kiln
 
@@ -25,6 +25,15 @@ test-unit:
 # e2e.test compiles the end-to-end suite so .ci/run can run it as other users.
 e2e.test: kiln
 	$(GO) test -c -o bin/e2e.test ./cmd/kiln
+
+# fuzz runs each fuzz target for FUZZTIME (CI: a few seconds each, under a minute in all).
+FUZZTIME  ?= 8s
+FUZZ      := ./build:FuzzIgnored ./build:FuzzExtractEntry ./overlay:FuzzDiffWhiteouts
+fuzz:
+	@set -e; for t in $(FUZZ); do \
+		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 vet:
 	$(GO) vet ./...

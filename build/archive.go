@@ -64,10 +64,12 @@ func extractArchive(src, dir string, cp *copier) error {
 		return fmt.Errorf("opening archive %s: %w", cp.rel(src), err)
 	}
 	defer f.Close()
-	r, err := decompress(bufio.NewReader(f))
+	in := &countingReader{r: f}
+	dr, err := decompress(bufio.NewReader(in))
 	if err != nil {
 		return fmt.Errorf("decompressing %s: %w", cp.rel(src), err)
 	}
+	r := &expansionLimit{r: dr, in: in, name: cp.rel(src)}
 	sub := &copier{root: dir, srcRoot: cp.srcRoot}
 	tr := tar.NewReader(r)
 	for {
@@ -82,6 +84,47 @@ func extractArchive(src, dir string, cp *copier) error {
 			return fmt.Errorf("unpacking %s from %s: %w", h.Name, cp.rel(src), err)
 		}
 	}
+}
+
+// Decompression limits: an archive may unpack to maxExpansion times its compressed size, and
+// beyond freeExpansion bytes no more than that; a gzip bomb stops with an error naming it.
+const (
+	freeExpansion = 1 << 30
+	maxExpansion  = 100
+)
+
+// errArchiveBomb is returned when an archive expands beyond the limits.
+var errArchiveBomb = errors.New("archive expands beyond the decompression limit")
+
+// countingReader counts the bytes read from r.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// expansionLimit fails reads once more than freeExpansion bytes came out of r and more than
+// maxExpansion times what went into it (in).
+type expansionLimit struct {
+	r    io.Reader
+	in   *countingReader
+	out  int64
+	name string
+}
+
+func (l *expansionLimit) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.out += int64(n)
+	if l.out > freeExpansion && l.out > maxExpansion*l.in.n {
+		return n, fmt.Errorf("%s: %w (%d bytes from %d, more than %dx beyond %d bytes)",
+			l.name, errArchiveBomb, l.out, l.in.n, maxExpansion, int64(freeExpansion))
+	}
+	return n, err
 }
 
 func (cp *copier) extractEntry(r io.Reader, h *tar.Header) error {

@@ -48,12 +48,13 @@ func FetchContext(ctx context.Context, spec string, stdin io.Reader, tmp string)
 }
 
 func untarContext(r io.Reader, dir string) error {
-	zr, err := decompress(bufio.NewReader(r))
+	in := &countingReader{r: r}
+	dr, err := decompress(bufio.NewReader(in))
 	if err != nil {
 		return fmt.Errorf("reading context from stdin: %w", err)
 	}
 	cp := &copier{root: dir, forceOwner: true}
-	tr := tar.NewReader(zr)
+	tr := tar.NewReader(&expansionLimit{r: dr, in: in, name: "context from stdin"})
 	n := 0
 	for ; ; n++ {
 		h, err := tr.Next()

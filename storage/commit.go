@@ -52,6 +52,11 @@ type CommitResult struct {
 // Commit writes an image made of stored layers and a config to opts.Dest.
 // Layers already in the destination store are reused, not copied.
 func (st *Store) Commit(ctx context.Context, opts CommitOptions) (*CommitResult, error) {
+	unlock, err := st.lockAgainstPrune(false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	src, err := st.newBuiltSource(opts)
 	if err != nil {
 		return nil, err

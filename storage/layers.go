@@ -26,7 +26,11 @@ type WorkLayer struct {
 // NewWorkLayer creates a writable layer on top of parent ("" for scratch)
 // and mounts it. The caller must ReleaseWorkLayer it.
 func (st *Store) NewWorkLayer(parent string) (*WorkLayer, error) {
-	l, err := st.s.CreateLayer("", parent, nil, "", true, nil)
+	// A killed kiln leaves work layers behind: the next one removes them.
+	if _, err := st.RemoveStaleWorkLayers(); err != nil {
+		return nil, err
+	}
+	l, err := st.s.CreateLayer("", parent, []string{workLayerName()}, "", true, nil)
 	if err != nil {
 		return nil, fmt.Errorf("creating work layer on %q: %w", parent, err)
 	}

@@ -167,6 +167,9 @@ func (st *Store) loadOCI(ctx context.Context, path string, progress io.Writer) (
 	sys := &types.SystemContext{}
 	var loaded []string
 	for i, e := range entries {
+		if err := verifyBlob(dir, e.ManifestDescriptor); err != nil {
+			return loaded, err
+		}
 		named := nameOrNil(annotatedName(e.ManifestDescriptor))
 		// By position: an entry's annotation need not be a valid name.
 		ref, err := ocilayout.NewIndexReference(dir, i)

@@ -21,6 +21,11 @@ func (st *Store) Prune(ctx context.Context, opts PruneOptions) (*RemoveReport, e
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := st.lockAgainstPrune(true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rep := &RemoveReport{}
 	for {
 		inv, err := st.inventory()

@@ -18,7 +18,7 @@ func newSystemCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newDfCmd(g), newInfoCmd(g), newPruneCmd(g))
+	cmd.AddCommand(newDfCmd(g), newInfoCmd(g), newPruneCmd(g), newSystemCheckCmd(g))
 	return cmd
 }
 

@@ -1,0 +1,209 @@
+package main
+
+// Faults: kiln killed with SIGKILL at random points of builds and pushes, and builds racing a
+// prune loop on one store. Afterwards a clean build or push must work, `kiln system check` must
+// pass and no mount or process may be left.
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// killAfter starts kiln on s with args and kills it with SIGKILL after d, or lets it finish
+// first; it reports whether the kill came before the end.
+func killAfter(t *testing.T, s store, d time.Duration, args ...string) bool {
+	t.Helper()
+	cmd := exec.Command(e2e.bin, append([]string{"--root=" + s.root, "--runroot=" + s.runroot}, args...)...)
+	cmd.Env = append(os.Environ(), "REGISTRY_AUTH_FILE="+noAuthFile())
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting kiln %s: %v", strings.Join(args, " "), err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return false
+	case <-time.After(d):
+		_ = cmd.Process.Kill()
+		<-done
+		return true
+	}
+}
+
+// settle waits until no process uses the store any more, and fails the test if one still does
+// after a while.
+func settle(t *testing.T, s store) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		procs := processesUsing(s.root)
+		if len(procs) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes still use the store after kiln was killed: %q", procs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// wantCleanStore checks the end state after faults: system check passes, no mounts are left.
+func wantCleanStore(t *testing.T, s store) {
+	t.Helper()
+	if r := s.kiln(t, "system", "check"); r.code != 0 {
+		t.Errorf("kiln system check after the faults: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, dir := range []string{s.root, s.runroot} {
+		if m := mountsUnder(dir); len(m) > 0 {
+			t.Errorf("mounts left behind: %q", m)
+		}
+	}
+}
+
+func faultStore(t *testing.T) store {
+	t.Helper()
+	s := newStore(t)
+	s.mustKiln(t, "import", "--change", `CMD ["sh"]`, baseImage(t), baseName)
+	return s
+}
+
+const faultDockerfile = "FROM busybox\nARG N\nRUN echo $N > /n && dd if=/dev/zero of=/z bs=1M count=4 2>/dev/null\n" +
+	"COPY . /ctx\nRUN sleep 0.2; cat /n > /m\nRUN ls -R /ctx > /list\n"
+
+func TestE2EFaultsKilledBuilds(t *testing.T) {
+	e2eTest(t)
+	s := faultStore(t)
+	dir := buildDir(t, map[string]string{"Dockerfile": faultDockerfile, "a/b": "b\n", "c": "c\n"})
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	killed := 0
+	for i := 0; i < 10; i++ {
+		d := time.Duration(rng.Intn(800)) * time.Millisecond
+		if killAfter(t, s, d, "build", "--build-arg", fmt.Sprintf("N=%d", i), "-t", "faulty", dir) {
+			killed++
+		}
+		settle(t, s)
+	}
+	t.Logf("%d of 10 builds killed", killed)
+	s.mustKiln(t, "build", "--build-arg", "N=final", "-t", "faulty", dir)
+	if got := exportFile(t, s, "faulty", "m"); got != "final\n" {
+		t.Errorf("/m of the clean rebuild = %q", got)
+	}
+	settle(t, s)
+	wantCleanStore(t, s)
+}
+
+func TestE2EFaultsKilledPushes(t *testing.T) {
+	e2eTest(t)
+	r := startRegistry(t)
+	s := faultStore(t)
+	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN head -c 16000000 /dev/urandom > /big\n"})
+	s.mustKiln(t, "build", "-t", "pushme", dir)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	for i := 0; i < 5; i++ {
+		ref := r.ref(fmt.Sprintf("e2e/faults:%d", i))
+		s.mustKiln(t, "tag", "pushme", ref)
+		killAfter(t, s, time.Duration(rng.Intn(800))*time.Millisecond, r.args("push", ref)...)
+		settle(t, s)
+	}
+	ref := r.ref("e2e/faults:4")
+	s.mustKiln(t, r.args("push", ref)...)
+	if img := r.inspect(t, "e2e/faults:4"); img.Config != "sha256:"+s.imageID(t, "pushme") {
+		t.Errorf("the registry has config %s after the clean push", img.Config)
+	}
+	wantCleanStore(t, s)
+}
+
+func TestE2EFaultsConcurrentBuildsAndPrune(t *testing.T) {
+	e2eTest(t)
+	s := faultStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var prunes sync.WaitGroup
+	prunes.Add(1)
+	go func() {
+		defer prunes.Done()
+		for ctx.Err() == nil {
+			if r, err := s.exec("", "prune"); err != nil || r.code != 0 {
+				t.Errorf("kiln prune during builds: %v exit %d\n%s", err, r.code, r.stderr)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	var builds sync.WaitGroup
+	errs := make(chan string, 8)
+	for i := 0; i < 4; i++ {
+		dir := buildDir(t, map[string]string{"Dockerfile": faultDockerfile, "c": fmt.Sprintf("%d\n", i)})
+		builds.Add(1)
+		go func(i int, dir string) {
+			defer builds.Done()
+			for j := 0; j < 2; j++ {
+				r, err := s.exec("", "build", "--build-arg", fmt.Sprintf("N=%d-%d", i, j), "-t", fmt.Sprintf("conc%d", i), dir)
+				if err != nil || r.code != 0 {
+					errs <- fmt.Sprintf("build %d.%d: %v exit %d\n%s", i, j, err, r.code, r.stderr)
+				}
+			}
+		}(i, dir)
+	}
+	builds.Wait()
+	cancel()
+	prunes.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	for i := 0; i < 4; i++ {
+		if got := exportFile(t, s, fmt.Sprintf("conc%d", i), "m"); got != fmt.Sprintf("%d-1\n", i) {
+			t.Errorf("conc%d: /m = %q", i, got)
+		}
+	}
+	settle(t, s)
+	wantCleanStore(t, s)
+}
+
+func TestE2ESystemCheck(t *testing.T) {
+	e2eTest(t)
+	s := faultStore(t)
+	if r := s.mustKiln(t, "system", "check"); strings.TrimSpace(r.stdout) != "ok" {
+		t.Fatalf("kiln system check on a clean store: %q, want ok", r.stdout)
+	}
+	var victims []string
+	for _, pattern := range []string{"overlay/*/diff/bin/busybox", "vfs/dir/*/bin/busybox"} {
+		m, _ := filepath.Glob(filepath.Join(s.root, pattern))
+		victims = append(victims, m...)
+	}
+	if len(victims) == 0 {
+		t.Fatalf("no layer of %s holds bin/busybox", s.root)
+	}
+	// Rootless, the layer's files belong to the user namespace's root: damage them from there.
+	damage := exec.Command("sh", "-c", `echo damage >> "$1"`, "sh", victims[0])
+	if os.Geteuid() != 0 {
+		damage = exec.Command(e2e.bin, "unshare", "sh", "-c", `echo damage >> "$1"`, "sh", victims[0])
+	}
+	if out, err := damage.CombinedOutput(); err != nil {
+		t.Fatalf("damaging %s: %v\n%s", victims[0], err, out)
+	}
+	r := s.kiln(t, "system", "check")
+	if r.code != 1 || !strings.Contains(r.stdout, "layer") || !strings.Contains(r.stdout, "bin/busybox") {
+		t.Fatalf("kiln system check on a damaged layer: exit %d, want 1 naming the layer and bin/busybox\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	wantError(t, r, "repair")
+	if r := s.mustKiln(t, "system", "check", "--repair"); !strings.Contains(r.stdout, "repaired") {
+		t.Errorf("kiln system check --repair: %q", r.stdout)
+	}
+	if r := s.mustKiln(t, "system", "check"); strings.TrimSpace(r.stdout) != "ok" {
+		t.Errorf("kiln system check after --repair: %q, want ok", r.stdout)
+	}
+	if ids := s.imagesJSON(t); len(ids) != 0 {
+		t.Errorf("the damaged image is still listed after --repair: %v", ids)
+	}
+	s.mustKiln(t, "import", baseImage(t), baseName)
+	wantCleanStore(t, s)
+}
