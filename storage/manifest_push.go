@@ -35,18 +35,7 @@ func (st *Store) ListPush(ctx context.Context, name, dest string, opts ListPushO
 	if err != nil {
 		return "", err
 	}
-	if !HasTransport(dest) {
-		dest = "docker://" + dest
-	}
-	dref, err := st.transportRef(dest)
-	if err != nil {
-		return "", err
-	}
-	mt, err := manifestType(opts.Format)
-	if err != nil {
-		return "", err
-	}
-	sys, err := opts.System.SystemContext()
+	dref, mt, sys, err := st.pushTarget(dest, opts.Format, opts.System)
 	if err != nil {
 		return "", err
 	}

@@ -251,19 +251,9 @@ func (st *Store) Push(ctx context.Context, name string, opts PushOptions) (diges
 	case dest == "" && matched == "":
 		return "", fmt.Errorf("pushing image %s given by id: name a destination: %w", shortID(img.ID), fs.ErrInvalid)
 	case dest == "":
-		dest = "docker://" + matched
-	case !HasTransport(dest):
-		dest = "docker://" + dest
+		dest = matched
 	}
-	dref, err := st.transportRef(dest)
-	if err != nil {
-		return "", err
-	}
-	mt, err := manifestType(opts.Format)
-	if err != nil {
-		return "", err
-	}
-	sys, err := opts.System.SystemContext()
+	dref, mt, sys, err := st.pushTarget(dest, opts.Format, opts.System)
 	if err != nil {
 		return "", err
 	}
@@ -334,4 +324,25 @@ func isAuthError(err error) bool {
 		}
 	}
 	return false
+}
+
+// pushTarget resolves where a push goes (docker:// when dest names no
+// transport), the manifest type --format asks for and the registry settings.
+func (st *Store) pushTarget(dest, format string, system SystemOptions) (types.ImageReference, string, *types.SystemContext, error) {
+	if !HasTransport(dest) {
+		dest = "docker://" + dest
+	}
+	dref, err := st.transportRef(dest)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	mt, err := manifestType(format)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	sys, err := system.SystemContext()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return dref, mt, sys, nil
 }

@@ -39,6 +39,17 @@ func withStore(cmd *cobra.Command, g *globals, f func(st *storage.Store) error) 
 	return f(st)
 }
 
+// printListID prints the id of the list a manifest command changed, as
+// podman does.
+func printListID(cmd *cobra.Command, st *storage.Store, name string) error {
+	rec, err := st.Lookup(name)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out(cmd), rec.ID)
+	return err
+}
+
 func newManifestCreateCmd(g *globals) *cobra.Command {
 	var (
 		amend       bool
@@ -110,12 +121,7 @@ func newManifestAddCmd(g *globals) *cobra.Command {
 				if _, err := st.ListAdd(cmd.Context(), args[0], args[1], o); err != nil {
 					return err
 				}
-				rec, err := st.Lookup(args[0])
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintln(out(cmd), rec.ID)
-				return err
+				return printListID(cmd, st, args[0])
 			})
 		},
 	}
@@ -138,12 +144,7 @@ func newManifestAnnotateCmd(g *globals) *cobra.Command {
 				if err := st.ListAnnotate(cmd.Context(), args[0], args[1], o); err != nil {
 					return err
 				}
-				rec, err := st.Lookup(args[0])
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintln(out(cmd), rec.ID)
-				return err
+				return printListID(cmd, st, args[0])
 			})
 		},
 	}

@@ -71,12 +71,8 @@ func newUmountCmd(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			if all {
-				cs, err := st.Containers()
-				if err != nil {
+				if args, err = allContainerIDs(st); err != nil {
 					return err
-				}
-				for _, c := range cs {
-					args = append(args, c.ID)
 				}
 			}
 			var errs []error

@@ -29,12 +29,8 @@ func newRmCmd(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			if all {
-				cs, err := st.Containers()
-				if err != nil {
+				if args, err = allContainerIDs(st); err != nil {
 					return err
-				}
-				for _, c := range cs {
-					args = append(args, c.ID)
 				}
 			}
 			var errs []error
@@ -77,4 +73,17 @@ func rmContainer(st *storage.Store, name string, force bool) error {
 		}
 	}
 	return removeContainer(st, c)
+}
+
+// allContainerIDs lists every container of the store, for --all.
+func allContainerIDs(st *storage.Store) ([]string, error) {
+	cs, err := st.Containers()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(cs))
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids, nil
 }
