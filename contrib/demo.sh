@@ -37,3 +37,5 @@ show kiln inspect --format "'{{.Config.Cmd}}'" demo
 "$kiln" inspect --format '{{.Config.Cmd}}' demo
 show "kiln export demo | tar -xO hello"
 "$kiln" export demo | tar -xO hello
+show kiln run --rm demo
+"$kiln" run --rm demo
