@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	digest "github.com/opencontainers/go-digest"
 	cstorage "go.podman.io/storage"
@@ -75,12 +78,49 @@ func (st *Store) ReleaseWorkLayer(w *WorkLayer) error {
 	if w == nil {
 		return nil
 	}
-	var errs []error
-	if _, err := st.s.Unmount(w.ID, true); err != nil && !errors.Is(err, cstorage.ErrLayerUnknown) {
-		errs = append(errs, fmt.Errorf("unmounting work layer %s: %w", w.ID, err))
+	return st.removeWorkLayer(w.ID, "work layer")
+}
+
+// removeWorkLayer unmounts and deletes work layer id. On a full disk the
+// store cannot record either: the layer's own files then go first, to make
+// room, and both are tried again.
+func (st *Store) removeWorkLayer(id, what string) error {
+	err := st.unmountAndDelete(id, what)
+	if errors.Is(err, syscall.ENOSPC) && st.emptyUpper(id) == nil {
+		err = st.unmountAndDelete(id, what)
 	}
-	errs = append(errs, st.deleteLayer(w.ID))
+	return err
+}
+
+func (st *Store) unmountAndDelete(id, what string) error {
+	var errs []error
+	if _, err := st.s.Unmount(id, true); err != nil && !errors.Is(err, cstorage.ErrLayerUnknown) {
+		errs = append(errs, fmt.Errorf("unmounting %s %s: %w", what, id, err))
+	}
+	errs = append(errs, st.deleteLayer(id))
 	return errors.Join(errs...)
+}
+
+// emptyUpper removes what a work layer's upper directory holds.
+func (st *Store) emptyUpper(id string) error {
+	drv, err := st.s.GraphDriver()
+	if err != nil {
+		return err
+	}
+	md, err := drv.Metadata(id)
+	if err != nil || md["UpperDir"] == "" {
+		return fmt.Errorf("finding the upper directory of layer %s: %w", id, errors.Join(err, fs.ErrNotExist))
+	}
+	ents, err := os.ReadDir(md["UpperDir"])
+	if err != nil {
+		return fmt.Errorf("emptying layer %s: %w", id, err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(md["UpperDir"], e.Name())); err != nil {
+			return fmt.Errorf("emptying layer %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 func (st *Store) deleteLayer(id string) error {

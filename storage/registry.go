@@ -109,7 +109,7 @@ func (st *Store) copyIn(ctx context.Context, src types.ImageReference, named ref
 	if err != nil {
 		return nil, err
 	}
-	if _, err := copyImage(ctx, src, dest, o); err != nil {
+	if _, err := copyRetrying(ctx, src, dest, o); err != nil {
 		return nil, registryError(err)
 	}
 	if named != nil {
@@ -265,7 +265,7 @@ func (st *Store) Push(ctx context.Context, name string, opts PushOptions) (diges
 	if err != nil {
 		return "", err
 	}
-	man, err := copyImage(ctx, src, dref, CopyOptions{Sys: sys, DestSys: destSys, Progress: opts.Progress, ManifestType: mt,
+	man, err := copyRetrying(ctx, src, dref, CopyOptions{Sys: sys, DestSys: destSys, Progress: opts.Progress, ManifestType: mt,
 		RemoveSignatures: opts.RemoveSignatures, ForceCompression: opts.Compression != ""})
 	if err != nil {
 		return "", registryError(err)

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-
-	cstorage "go.podman.io/storage"
 )
 
 // A work layer is named after the kiln process that made it, so that a later kiln can tell the
@@ -76,10 +74,7 @@ func (st *Store) RemoveStaleWorkLayers() (int, error) {
 		if !staleWorkLayer(l.Names) {
 			continue
 		}
-		if _, err := st.s.Unmount(l.ID, true); err != nil && !errors.Is(err, cstorage.ErrLayerUnknown) {
-			errs = append(errs, fmt.Errorf("unmounting stale work layer %s: %w", l.ID, err))
-		}
-		if err := st.deleteLayer(l.ID); err != nil {
+		if err := st.removeWorkLayer(l.ID, "stale work layer"); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -1,0 +1,49 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+
+	"github.com/docker/distribution/registry/api/errcode"
+	v2 "github.com/docker/distribution/registry/api/v2"
+	"go.podman.io/image/v5/docker"
+)
+
+// statusErr stands for containers/image's unexported error for a status
+// with an unparsable body.
+type statusErr struct{ StatusCode int }
+
+func (e *statusErr) Error() string { return fmt.Sprintf("StatusCode: %d", e.StatusCode) }
+
+func TestRetryable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection reset", fmt.Errorf("reading blob: %w", &net.OpError{Op: "read", Err: syscall.ECONNRESET}), true},
+		{"unexpected EOF", fmt.Errorf("fetching blob: %w", io.ErrUnexpectedEOF), true},
+		{"503 status", fmt.Errorf("pinging: %w", docker.UnexpectedHTTPStatusError{StatusCode: 503}), true},
+		{"429 errcode", fmt.Errorf("pushing: %w", errcode.ErrorCodeTooManyRequests.WithMessage("slow down")), true},
+		{"unavailable errcode", errcode.Errors{errcode.ErrorCodeUnavailable}, true},
+		{"502 unparsable body", fmt.Errorf("uploading: %w", &statusErr{StatusCode: 502}), true},
+		{"404 unparsable body", fmt.Errorf("uploading: %w", &statusErr{StatusCode: 404}), false},
+		{"unknown blob", fmt.Errorf("fetching: %w", v2.ErrorCodeBlobUnknown.WithMessage("gone")), false},
+		{"unauthorized", errcode.ErrorCodeUnauthorized, false},
+		{"digest mismatch", errors.New("Digest did not match, expected sha256:aa, got sha256:bb"), false},
+		{"canceled", fmt.Errorf("copying: %w", context.Canceled), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := retryable(tc.err); got != tc.want {
+				t.Errorf("retryable(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
