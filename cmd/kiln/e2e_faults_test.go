@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,9 +32,13 @@ const (
 	checkEvery       = 5 // kills between a clean build or push and a system check
 )
 
-// killAfter starts kiln on s with args and kills it with SIGKILL after d, or lets it finish
-// first; it reports whether the kill came before the end.
-func killAfter(t *testing.T, s store, d time.Duration, args ...string) bool {
+// faultSignals are the ways a kiln dies: SIGKILL gives it no chance to clean up, SIGTERM and
+// SIGINT (a CI job cancelled, ^C) must make it clean up and exit. The loops take them in turn.
+var faultSignals = []os.Signal{syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT}
+
+// killAfter starts kiln on s with args and sends it sig after d, or lets it finish first; it
+// reports whether the signal came before the end.
+func killAfter(t *testing.T, s store, d time.Duration, sig os.Signal, args ...string) bool {
 	t.Helper()
 	cmd := exec.Command(e2e.bin, append([]string{"--root=" + s.root, "--runroot=" + s.runroot}, args...)...)
 	cmd.Env = append(os.Environ(), "REGISTRY_AUTH_FILE="+noAuthFile())
@@ -46,8 +51,14 @@ func killAfter(t *testing.T, s store, d time.Duration, args ...string) bool {
 	case <-done:
 		return false
 	case <-time.After(d):
-		_ = cmd.Process.Kill()
-		<-done
+		_ = cmd.Process.Signal(sig)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("kiln %s did not exit within 30 s of %v", strings.Join(args, " "), sig)
+		}
 		return true
 	}
 }
@@ -100,7 +111,7 @@ func TestE2EFaultsKilledBuilds(t *testing.T) {
 	killed := 0
 	for i := 0; i < killedBuilds; i++ {
 		d := time.Duration(rng.Int63n(int64(killWindow)))
-		if killAfter(t, s, d, "build", "--build-arg", fmt.Sprintf("N=%d", i), "-t", "faulty", dir) {
+		if killAfter(t, s, d, faultSignals[i%len(faultSignals)], "build", "--build-arg", fmt.Sprintf("N=%d", i), "-t", "faulty", dir) {
 			killed++
 		}
 		settle(t, s)
@@ -124,18 +135,28 @@ func TestE2EFaultsKilledPushes(t *testing.T) {
 	s := faultStore(t)
 	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN head -c 16000000 /dev/urandom > /big\n"})
 	s.mustKiln(t, "build", "-t", "pushme", dir)
+	// Pulls are interrupted too, into a store of their own, from a copy pushed cleanly first.
+	pulled := r.ref("e2e/faults:pull")
+	s.mustKiln(t, "tag", "pushme", pulled)
+	s.mustKiln(t, r.args("push", pulled)...)
+	p := newStore(t)
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	killed := 0
 	for i := 0; i < killedPushes; i++ {
 		ref := r.ref(fmt.Sprintf("e2e/faults:%d", i))
 		s.mustKiln(t, "tag", "pushme", ref)
-		if killAfter(t, s, time.Duration(rng.Int63n(int64(killWindow))), r.args("push", ref)...) {
+		sig := faultSignals[i%len(faultSignals)]
+		if killAfter(t, s, time.Duration(rng.Int63n(int64(killWindow))), sig, r.args("push", ref)...) {
 			killed++
 		}
+		killAfter(t, p, time.Duration(rng.Int63n(int64(killWindow))), sig, r.args("pull", pulled)...)
 		settle(t, s)
+		settle(t, p)
 		if (i+1)%checkEvery == 0 {
 			s.mustKiln(t, r.args("push", ref)...)
 			wantCleanStore(t, s)
+			p.mustKiln(t, r.args("pull", pulled)...)
+			wantCleanStore(t, p)
 		}
 	}
 	t.Logf("%d of %d pushes killed", killed, killedPushes)
