@@ -78,17 +78,28 @@ func (st *Store) CreateContainer(ctx context.Context, opts ContainerOptions) (*C
 	if c.Config == nil {
 		c.Config = &Image{OS: "linux", Architecture: runtime.GOARCH, RootFS: RootFS{Type: "layers"}}
 	}
-	name := opts.Name
-	if name != "" {
-		if _, err := st.s.Container(name); err == nil {
-			return nil, fmt.Errorf("creating container %q: the name is already in use: %w", name, fs.ErrExist)
+	if opts.Name != "" {
+		if _, err := st.s.Container(opts.Name); err == nil {
+			return nil, fmt.Errorf("creating container %q: the name is already in use: %w", opts.Name, fs.ErrExist)
 		}
-	} else {
-		var err error
-		if name, err = st.freeName(c); err != nil {
+		return st.createNamed(c, opts.Name, image)
+	}
+	// Another kiln may take the free name between choosing and creating:
+	// a generated name is then chosen again.
+	for attempt := 0; ; attempt++ {
+		name, err := st.freeName(c)
+		if err != nil {
 			return nil, err
 		}
+		created, err := st.createNamed(c, name, image)
+		if err == nil || !errors.Is(err, fs.ErrExist) || attempt == 20 {
+			return created, err
+		}
 	}
+}
+
+// createNamed creates the store container of c under name.
+func (st *Store) createNamed(c *Container, name, image string) (*Container, error) {
 	data, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encoding container %s: %w", name, err)
