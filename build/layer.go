@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -115,7 +114,7 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 	if err := w.unmount(); err != nil {
 		return "", err
 	}
-	if empty, err := dirEmpty(w.upper); err != nil || empty {
+	if empty, err := overlay.Empty(w.upper); err != nil || empty {
 		return "", err
 	}
 	if ws.owner != nil && w.lowers != nil {
@@ -134,7 +133,7 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 // tar is unpacked.
 func (b *Builder) putUpper(ctx context.Context, parent, upper string) (string, error) {
 	if b.store.CanAdoptUpper() {
-		tr := b.upperTar(ctx, upper)
+		tr := overlay.Stream(ctx, upper, overlay.DiffOptions{SourceDateEpoch: b.opts.Timestamp, NoDigest: true})
 		l, err := b.store.PutUpper(ctx, parent, upper, tr)
 		tr.CloseWithError(errors.New("layer store stopped reading"))
 		if err == nil {
@@ -147,35 +146,11 @@ func (b *Builder) putUpper(ctx context.Context, parent, upper string) (string, e
 			return "", fmt.Errorf("snapshotting changes: %w", err)
 		}
 	}
-	tr := b.upperTar(ctx, upper)
+	tr := overlay.Stream(ctx, upper, overlay.DiffOptions{SourceDateEpoch: b.opts.Timestamp, NoDigest: true})
 	defer tr.CloseWithError(errors.New("layer store stopped reading"))
 	l, err := b.store.PutLayer(ctx, parent, tr)
 	if err != nil {
 		return "", fmt.Errorf("snapshotting changes: %w", err)
 	}
 	return l.ID, nil
-}
-
-// upperTar streams the layer tar of an upper directory. The store digests
-// what it reads, so Diff does not.
-func (b *Builder) upperTar(ctx context.Context, upper string) *io.PipeReader {
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := overlay.Diff(ctx, upper, pw, overlay.DiffOptions{SourceDateEpoch: b.opts.Timestamp, NoDigest: true})
-		pw.CloseWithError(err)
-	}()
-	return pr
-}
-
-func dirEmpty(dir string) (bool, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return false, fmt.Errorf("reading %s: %w", dir, err)
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(1)
-	if err == io.EOF {
-		return true, nil
-	}
-	return len(names) == 0, err
 }

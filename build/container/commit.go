@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"time"
 
@@ -131,31 +129,16 @@ func changes(ctx context.Context, st *storage.Store, c *storage.Container, ts *t
 	if err != nil {
 		return "", err
 	}
-	if empty, err := dirEmpty(d.Upper); err != nil || empty {
+	if empty, err := overlay.Empty(d.Upper); err != nil || empty {
 		return "", err
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := overlay.Diff(ctx, d.Upper, pw, overlay.DiffOptions{SourceDateEpoch: ts})
-		pw.CloseWithError(err)
-	}()
+	// The container keeps its upper directory, so the layer is unpacked
+	// from the tar rather than moved in as a build step's is.
+	pr := overlay.Stream(ctx, d.Upper, overlay.DiffOptions{SourceDateEpoch: ts, NoDigest: true})
 	l, err := st.PutLayer(ctx, c.BaseLayer, pr)
 	pr.CloseWithError(errors.New("layer store stopped reading"))
 	if err != nil {
 		return "", fmt.Errorf("storing changes of container %s: %w", c.Name, err)
 	}
 	return l.ID, nil
-}
-
-func dirEmpty(dir string) (bool, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return false, fmt.Errorf("reading %s: %w", dir, err)
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(1)
-	if err == io.EOF {
-		return true, nil
-	}
-	return len(names) == 0, err
 }
