@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -148,18 +147,6 @@ type Layer struct {
 	Parent string
 	DiffID digest.Digest
 	Size   int64
-}
-
-// PutLayer stores an uncompressed layer tar on top of parent and returns it.
-func (st *Store) PutLayer(ctx context.Context, parent string, diff io.Reader) (*Layer, error) {
-	l, _, err := st.s.PutLayer("", parent, nil, "", false, nil, diff)
-	if err != nil {
-		if parent == "" {
-			return nil, fmt.Errorf("storing base layer: %w", err)
-		}
-		return nil, fmt.Errorf("storing layer on %s: %w", parent, err)
-	}
-	return &Layer{ID: l.ID, Parent: l.Parent, DiffID: l.UncompressedDigest, Size: l.UncompressedSize}, nil
 }
 
 // LookupLayer returns a stored layer by id.

@@ -28,7 +28,7 @@ const (
 	killedBuilds     = 50
 	killedPushes     = 20
 	killWindow       = 400 * time.Millisecond
-	concurrentBuilds = 4
+	concurrentBuilds = 8
 	checkEvery       = 5 // kills between a clean build or push and a system check
 )
 

@@ -1,0 +1,163 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	cstorage "go.podman.io/storage"
+	drivers "go.podman.io/storage/drivers"
+	"golang.org/x/sys/unix"
+)
+
+// Layers are created in two steps under the store's lock (create an empty layer, then fill it)
+// rather than through the store's PutLayer or PrepareStagedLayer: those stage content in
+// overlay-layers/tmp and overlay/tempdirs without the lock, and in containers/storage v1.65.1
+// another process reloading its layer store can take a staging lock file in the moment between its
+// creation and its locking, delete it, and with it a staging directory in use (eight concurrent
+// builds on one store fail with "…/temp-dir-N/0-addition: no such file or directory"). Until it is
+// filled, the layer carries a work-layer name: a kiln killed in between leaves a layer the next
+// kiln removes as stale, and no other kiln takes a half-filled layer for a finished one.
+
+// staleWait bounds how long a kiln waits for another live kiln to finish filling a layer it needs.
+const staleWait = 2 * time.Minute
+
+// putLayerAs stores layer id on parent, filled by fill, and reports whether fill ran: when
+// another kiln stored the same id first, its layer is returned instead.
+func (st *Store) putLayerAs(ctx context.Context, id, parent string, fill func(id string) error) (*cstorage.Layer, bool, error) {
+	deadline := time.Now().Add(staleWait)
+	for {
+		l, err := st.s.Layer(id)
+		if err == nil {
+			switch {
+			case !hasWorkName(l.Names):
+				return l, false, nil
+			case staleWorkLayer(l.Names):
+				if err := st.removeWorkLayer(l.ID, "half-stored layer"); err != nil {
+					return nil, false, err
+				}
+			case time.Now().After(deadline):
+				return nil, false, fmt.Errorf("layer %s is still being stored by another kiln (%s)", id, strings.Join(l.Names, ", "))
+			default:
+				select {
+				case <-ctx.Done():
+					return nil, false, ctx.Err()
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			continue
+		}
+		name := workLayerName()
+		l, err = st.s.CreateLayer(id, parent, []string{name}, "", false, nil)
+		if errors.Is(err, cstorage.ErrDuplicateID) {
+			continue // another kiln created it a moment ago: wait for it
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if err := fill(l.ID); err != nil {
+			return nil, false, errors.Join(err, st.deleteLayer(l.ID))
+		}
+		if err := st.s.RemoveNames(l.ID, []string{name}); err != nil {
+			return nil, false, errors.Join(fmt.Errorf("naming layer %s: %w", l.ID, err), st.deleteLayer(l.ID))
+		}
+		if l, err = st.s.Layer(l.ID); err != nil {
+			return nil, false, err
+		}
+		return l, true, nil
+	}
+}
+
+func hasWorkName(names []string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(n, workLayerPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func toLayer(l *cstorage.Layer) *Layer {
+	return &Layer{ID: l.ID, Parent: l.Parent, DiffID: l.UncompressedDigest, Size: l.UncompressedSize}
+}
+
+// PutLayer stores an uncompressed layer tar on top of parent and returns it. The tar goes to an
+// anonymous file first (gone with the process, however it ends), for its digest: the layer gets
+// the chain id containers/image looks for, so committing an image reuses it instead of copying it.
+func (st *Store) PutLayer(ctx context.Context, parent string, diff io.Reader) (*Layer, error) {
+	where := "storing layer on " + parent
+	if parent == "" {
+		where = "storing base layer"
+	}
+	dir := filepath.Join(st.GraphRoot(), "kiln-work")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%s: temporary file in %s: %w", where, dir, err)
+	}
+	tmp := os.NewFile(uintptr(fd), filepath.Join(dir, "(layer tar)"))
+	defer tmp.Close()
+	dg := digest.Canonical.Digester()
+	if _, err := io.Copy(io.MultiWriter(tmp, dg.Hash()), diff); err != nil {
+		return nil, fmt.Errorf("%s: reading layer tar: %w", where, err)
+	}
+	l, _, err := st.putLayerAs(ctx, chainID(parent, dg.Digest()), parent, func(id string) error {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		_, err := st.s.ApplyDiff(id, tmp)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return toLayer(l), nil
+}
+
+// PutUpper stores an overlay upper directory as a new layer on parent by
+// moving the directory into the store: its files are not copied. tarStream
+// must yield the layer's tar form (what overlay.Diff writes for upper); it
+// is read once, for its digest and the tar-split metadata that lets the
+// store give the exact same tar back on push or save. upper is gone
+// afterwards when PutUpper succeeds; when it fails, upper is still there
+// unless the error says it was moved.
+func (st *Store) PutUpper(ctx context.Context, parent, upper string, tarStream io.Reader) (*Layer, error) {
+	ts, err := os.CreateTemp(st.RunRoot(), "kiln-tar-split-")
+	if err != nil {
+		return nil, fmt.Errorf("creating tar-split file: %w", err)
+	}
+	defer os.Remove(ts.Name())
+	defer ts.Close()
+	diffID, size, err := tarSplit(tarStream, ts)
+	if err != nil {
+		return nil, err
+	}
+	// The layer gets the chain id containers/image expects for this diff on
+	// this parent: committing an image then reuses the layer as it is, where
+	// any other id makes the commit copy the whole layer.
+	l, filled, err := st.putLayerAs(ctx, chainID(parent, diffID), parent, func(id string) error {
+		out := drivers.DriverWithDifferOutput{Target: upper, Size: size, UncompressedDigest: diffID, TarSplit: ts}
+		// The layer exists, so the store moves upper into it under its lock.
+		_, err := st.s.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{ID: id, ParentLayer: parent,
+			DiffOutput: &out, DiffOptions: &drivers.ApplyDiffWithDifferOpts{}})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storing layer on %s from %s: %w", parent, upper, err)
+	}
+	if !filled {
+		// The same change on the same parent is stored already.
+		if err := os.RemoveAll(upper); err != nil {
+			return nil, fmt.Errorf("removing %s: %w", upper, err)
+		}
+	}
+	return toLayer(l), nil
+}
