@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -101,4 +102,58 @@ func benchTar(b *testing.B, n, size int, data []byte) []byte {
 		b.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// BenchmarkPutUpper measures what a trivial RUN step pays the store: moving an upper directory
+// holding one small file into the overlay store as a new layer on a base layer.
+func BenchmarkPutUpper(b *testing.B) {
+	st, err := benchStore(b, "overlay")
+	if err != nil {
+		b.Skipf("no overlay store here: %v", err)
+	}
+	if !st.CanAdoptUpper() {
+		b.Skip("the store cannot adopt upper directories here")
+	}
+	ctx := context.Background()
+	base, err := st.PutLayer(ctx, "", bytes.NewReader(benchTar(b, 20, 16, make([]byte, 64))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	content := []byte("1\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "f1", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(content)), ModTime: time.Unix(0, 0)}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tw.Write(content); err != nil {
+		b.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	// Inside the driver's directory, as a work layer's upper is: the driver mounts it on itself.
+	work := filepath.Join(st.GraphRoot(), "overlay", "bench-uppers")
+	if err := os.MkdirAll(work, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		upper, err := os.MkdirTemp(work, "u-")
+		if err == nil {
+			err = os.WriteFile(filepath.Join(upper, "f1"), content, 0o644)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		l, err := st.PutUpper(ctx, base.ID, upper, bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := st.deleteLayer(l.ID); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
 }

@@ -1,11 +1,13 @@
 package storage
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -106,8 +108,8 @@ func (st *Store) PutLayer(ctx context.Context, parent string, diff io.Reader) (*
 	tmp := os.NewFile(uintptr(fd), filepath.Join(dir, "(layer tar)"))
 	defer tmp.Close()
 	dg := digest.Canonical.Digester()
-	if _, err := io.Copy(io.MultiWriter(tmp, dg.Hash()), diff); err != nil {
-		return nil, fmt.Errorf("%s: reading layer tar: %w", where, err)
+	if err := checkLayerTar(io.TeeReader(diff, io.MultiWriter(tmp, dg.Hash()))); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	l, _, err := st.putLayerAs(ctx, chainID(parent, dg.Digest()), parent, func(id string) error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
@@ -160,4 +162,56 @@ func (st *Store) PutUpper(ctx context.Context, parent, upper string, tarStream i
 		}
 	}
 	return toLayer(l), nil
+}
+
+// checkLayerTar reads a layer tar to its end and refuses entries the store would write somewhere
+// other than their name says: names that leave the layer with "..", entries under a symlink the
+// same tar made, and hard links to such places. The store confines them inside the layer, but the
+// layer would then not hold what its tar lists, and pushing or saving it would fail much later.
+func checkLayerTar(r io.Reader) error {
+	symlinks := map[string]bool{}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading layer tar: %w", err)
+		}
+		name, err := layerPath(h.Name, symlinks)
+		if err != nil {
+			return err
+		}
+		if h.Typeflag == tar.TypeLink {
+			if _, err := layerPath(h.Linkname, symlinks); err != nil {
+				return fmt.Errorf("hard link %q: %w", h.Name, err)
+			}
+		}
+		if h.Typeflag == tar.TypeSymlink {
+			symlinks[name] = true
+		} else {
+			delete(symlinks, name)
+		}
+	}
+	// Trailing blocks count for the digest too.
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return fmt.Errorf("reading layer tar: %w", err)
+	}
+	return nil
+}
+
+// layerPath cleans a tar entry name, refusing one that leaves the layer or passes through one of
+// symlinks.
+func layerPath(name string, symlinks map[string]bool) (string, error) {
+	rel := path.Clean(strings.TrimLeft(name, "/"))
+	if rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("layer tar entry %q points outside the layer", name)
+	}
+	for dir := path.Dir(rel); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if symlinks[dir] {
+			return "", fmt.Errorf("layer tar entry %q goes through symlink %q the same layer made", name, dir)
+		}
+	}
+	return rel, nil
 }

@@ -85,6 +85,7 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer startProfile()()
 	err = root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
