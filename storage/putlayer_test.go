@@ -1,0 +1,56 @@
+package storage
+
+import (
+	"archive/tar"
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestCheckLayerTar(t *testing.T) {
+	type ent struct {
+		name, link string
+		typ        byte
+	}
+	for _, tc := range []struct {
+		name    string
+		entries []ent
+		want    string // "" for accepted
+	}{
+		{"plain", []ent{{"d/", "", tar.TypeDir}, {"d/f", "", tar.TypeReg}, {"/abs/f", "", tar.TypeReg}}, ""},
+		{"dotdot", []ent{{"../f", "", tar.TypeReg}}, `"../f" points outside`},
+		{"dotdot-inside", []ent{{"a/../../f", "", tar.TypeReg}}, "points outside"},
+		{"dotdot-confined", []ent{{"a/b/../f", "", tar.TypeReg}}, ""},
+		{"through-symlink", []ent{{"l", "/etc", tar.TypeSymlink}, {"l/passwd", "", tar.TypeReg}}, `through symlink "l"`},
+		{"deep-through-symlink", []ent{{"a/l", "..", tar.TypeSymlink}, {"a/l/b/c", "", tar.TypeReg}}, `through symlink "a/l"`},
+		{"whiteout-through-symlink", []ent{{"l", "/x", tar.TypeSymlink}, {"l/.wh.f", "", tar.TypeReg}}, "through symlink"},
+		{"symlink-replaced-by-dir", []ent{{"l", "/x", tar.TypeSymlink}, {"l/", "", tar.TypeDir}, {"l/f", "", tar.TypeReg}}, ""},
+		{"hardlink-out", []ent{{"h", "../../etc/shadow", tar.TypeLink}}, `hard link "h"`},
+		{"hardlink-through-symlink", []ent{{"l", "/etc", tar.TypeSymlink}, {"h", "l/shadow", tar.TypeLink}}, "through symlink"},
+		{"hardlink-fine", []ent{{"f", "", tar.TypeReg}, {"h", "f", tar.TypeLink}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			for _, e := range tc.entries {
+				if err := tw.WriteHeader(&tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: 0o644}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			n := buf.Len()
+			r := bytes.NewReader(buf.Bytes())
+			err := checkLayerTar(r)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			case err == nil && r.Len() != 0:
+				t.Fatalf("%d of %d bytes left unread: the digest would miss them", r.Len(), n)
+			}
+		})
+	}
+}
