@@ -17,8 +17,9 @@ import (
 // unmount.
 type work struct {
 	root, upper string
-	// lowers are the layer directories under kiln's own mount (nil when
-	// the store mounted the work layer).
+	// lowers are the layer directories under kiln's own mount in a
+	// single-id user namespace, where what a non-root step creates needs its
+	// owner recorded (nil otherwise).
 	lowers  []string
 	diff    func() (io.ReadCloser, error)
 	unmount func() error
@@ -30,32 +31,37 @@ func (w *work) release() error {
 	return errors.Join(w.unmount(), w.remove())
 }
 
-// mountWork gives a step a writable root on top of parent. Normally the
-// store creates and mounts a work layer; where it cannot (single-id user
-// namespace without usable fuse), kiln mounts kernel overlay itself over the
-// stored layers' directories.
+// mountWork gives a step a writable root on top of parent. Where the store keeps layers as
+// kernel overlay directories, or cannot mount layers itself (single-id user namespace without
+// usable fuse), kiln mounts kernel overlay over the stored layers' directories; otherwise, or
+// when the layers are too many for one mount's options, the store creates and mounts a work
+// layer.
 func (b *Builder) mountWork(parent string) (*work, error) {
-	if b.store.CanMountWork() {
-		w, err := b.store.NewWorkLayer(parent)
-		if err != nil {
-			return nil, err
+	if !b.store.CanMountWork() || b.store.OwnWorkPreferred() {
+		w, err := b.ownWork(parent)
+		if err == nil || !errors.Is(err, errors.ErrUnsupported) || !b.store.CanMountWork() {
+			return w, err
 		}
-		return &work{root: w.Merged, upper: w.Upper,
-			diff:    func() (io.ReadCloser, error) { return b.store.DiffWork(w) },
-			unmount: func() error { return b.store.UnmountWorkLayer(w) },
-			remove:  func() error { return b.store.ReleaseWorkLayer(w) }}, nil
 	}
+	w, err := b.store.NewWorkLayer(parent)
+	if err != nil {
+		return nil, err
+	}
+	return &work{root: w.Merged, upper: w.Upper,
+		diff:    func() (io.ReadCloser, error) { return b.store.DiffWork(w) },
+		unmount: func() error { return b.store.UnmountWorkLayer(w) },
+		remove:  func() error { return b.store.ReleaseWorkLayer(w) }}, nil
+}
+
+// ownWork mounts kernel overlay on a new work directory over parent's layer directories.
+func (b *Builder) ownWork(parent string) (*work, error) {
 	lowers, err := b.store.LayerDirs(parent)
 	if err != nil {
 		return nil, err
 	}
-	base := filepath.Join(b.store.GraphRoot(), "kiln-work")
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return nil, fmt.Errorf("creating work directory: %w", err)
-	}
-	dir, err := os.MkdirTemp(base, "w-")
+	dir, err := b.store.NewWorkDir()
 	if err != nil {
-		return nil, fmt.Errorf("creating work directory: %w", err)
+		return nil, err
 	}
 	m := overlay.Mount{Lower: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
 		Target: filepath.Join(dir, "merged"), UserXattr: b.store.Rootless}
@@ -80,6 +86,10 @@ func (b *Builder) mountWork(parent string) (*work, error) {
 		mounted = false
 		return overlay.Unmount(m.Target)
 	}
-	return &work{root: m.Target, upper: m.Upper, lowers: lowers, unmount: unmount,
-		remove: func() error { return errors.Join(unmount(), os.RemoveAll(dir)) }}, nil
+	w := &work{root: m.Target, upper: m.Upper, unmount: unmount,
+		remove: func() error { return errors.Join(unmount(), os.RemoveAll(dir)) }}
+	if !b.store.CanMountWork() {
+		w.lowers = lowers
+	}
+	return w, nil
 }

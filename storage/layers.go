@@ -252,11 +252,23 @@ func (st *Store) LayerDirs(top string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening storage driver: %w", err)
 	}
+	if top == "" {
+		return nil, nil
+	}
+	// One listing rather than a lookup per layer: each lookup takes the store's lock.
+	all, err := st.s.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing layers: %w", err)
+	}
+	byID := make(map[string]*cstorage.Layer, len(all))
+	for i := range all {
+		byID[all[i].ID] = &all[i]
+	}
 	var dirs []string
 	for id := top; id != ""; {
-		l, err := st.s.Layer(id)
-		if err != nil {
-			return nil, fmt.Errorf("looking up layer %s: %w", id, err)
+		l, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("looking up layer %s: %w", id, cstorage.ErrLayerUnknown)
 		}
 		md, err := drv.Metadata(id)
 		if err != nil || md["UpperDir"] == "" {
