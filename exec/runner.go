@@ -61,9 +61,9 @@ func (Sandbox) Run(ctx context.Context, spec *specs.Spec, stdio Stdio) error {
 		return fmt.Errorf("creating spec pipe: %w", err)
 	}
 	defer r.Close()
-	self, err := os.Executable()
+	self, err := initExecutable()
 	if err != nil {
-		return fmt.Errorf("finding kiln binary: %w", err)
+		return fmt.Errorf("finding the sandbox init: %w", err)
 	}
 	cmd := osexec.Command(self)
 	cmd.Args = []string{"kiln-init"}

@@ -64,9 +64,9 @@ func (Sandbox) Start(spec *specs.Spec, stdio Stdio, opts StartOptions) (*Process
 	if err != nil {
 		return nil, err
 	}
-	self, err := os.Executable()
+	self, err := initExecutable()
 	if err != nil {
-		return nil, fmt.Errorf("finding kiln binary: %w", err)
+		return nil, fmt.Errorf("finding the sandbox init: %w", err)
 	}
 	cmd := osexec.Command(self)
 	cmd.Args = []string{"kiln-init"}

@@ -1,0 +1,5 @@
+//go:build kilninit
+
+package exec
+
+func embeddedInit() []byte { return nil }
