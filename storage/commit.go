@@ -87,6 +87,7 @@ func (st *Store) Commit(ctx context.Context, opts CommitOptions) (*CommitResult,
 	if err != nil {
 		return nil, fmt.Errorf("committing image to %s: %w", opts.Dest, err)
 	}
+	st.recordSeen(ctx, dest, man, sys)
 	res := &CommitResult{ManifestDigest: digest.FromBytes(man), ConfigDigest: src.configDigest}
 	if dest.Transport().Name() == istorage.Transport.Name() {
 		res.ID = src.configDigest.Encoded()

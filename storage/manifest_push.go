@@ -50,6 +50,7 @@ func (st *Store) ListPush(ctx context.Context, name, dest string, opts ListPushO
 	if err != nil {
 		return "", registryError(err)
 	}
+	st.recordSeen(ctx, dref, out, sys)
 	return digest.FromBytes(out), nil
 }
 

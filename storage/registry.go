@@ -109,9 +109,11 @@ func (st *Store) copyIn(ctx context.Context, src types.ImageReference, named ref
 	if err != nil {
 		return nil, err
 	}
-	if _, err := copyRetrying(ctx, src, dest, o); err != nil {
+	man, err := copyRetrying(ctx, src, dest, o)
+	if err != nil {
 		return nil, registryError(err)
 	}
+	st.recordSeen(ctx, src, man, o.Sys)
 	if named != nil {
 		return st.Lookup(named.String())
 	}
@@ -265,11 +267,13 @@ func (st *Store) Push(ctx context.Context, name string, opts PushOptions) (diges
 	if err != nil {
 		return "", err
 	}
-	man, err := copyRetrying(ctx, src, dref, CopyOptions{Sys: sys, DestSys: destSys, Progress: opts.Progress, ManifestType: mt,
-		RemoveSignatures: opts.RemoveSignatures, ForceCompression: opts.Compression != ""})
+	copts := CopyOptions{Sys: sys, DestSys: destSys, Progress: opts.Progress, ManifestType: mt,
+		RemoveSignatures: opts.RemoveSignatures, ForceCompression: opts.Compression != ""}
+	man, err := st.pushReusing(ctx, src, dref, copts, opts.Compression)
 	if err != nil {
 		return "", registryError(err)
 	}
+	st.recordSeen(ctx, dref, man, sys)
 	return digest.FromBytes(man), nil
 }
 

@@ -216,6 +216,11 @@ func TestE2EFaultsMisbehavingRegistry(t *testing.T) {
 		t.Run(string(f), func(t *testing.T) {
 			repo := "e2e/flaky-" + string(f)
 			s.mustKiln(t, "tag", "flaky", p.ref(repo))
+			// Forget where earlier pushes put the blobs, or this push would mount them from the
+			// earlier repositories and send no upload for the fault to hit.
+			if err := os.Remove(filepath.Join(s.root, "kiln", "blobinfo.json")); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
 			p.set(f)
 			s.mustKiln(t, r.args("push", p.ref(repo))...)
 			if n := p.count(); n == 0 {

@@ -1,9 +1,8 @@
 package main
 
 // --compression-format picks the layers' compression on push, and a wrong one is a clear error.
-// The proxy counts what a push sends. (A second push of the same image sends its layers again:
-// containers/image remembers compressed digests in a SQLite blob-info cache, which a
-// CGO_ENABLED=0 kiln cannot open, so each push recompresses and uploads every layer.)
+// The proxy counts what a push sends. (That a second push sends no layer bytes is
+// e2e_push_reuse_test.go's subject.)
 
 import (
 	"archive/tar"
