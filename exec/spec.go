@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -126,59 +124,4 @@ func identityMaps(file string, want uint32) ([]specs.LinuxIDMapping, error) {
 		maps[0].ContainerID = want
 	}
 	return maps, nil
-}
-
-// PrepareRoot creates the mount points of spec that root lacks and returns a
-// function that removes them again, so that a step's layer does not gain
-// /proc or /etc/hosts merely because the sandbox mounted them.
-func PrepareRoot(spec *specs.Spec) (cleanup func(), err error) {
-	var created []string
-	cleanup = func() {
-		for i := len(created) - 1; i >= 0; i-- {
-			// Remove only what is still empty: a step may have filled it.
-			os.Remove(created[i])
-		}
-	}
-	for _, m := range spec.Mounts {
-		if strings.HasPrefix(m.Destination, "/dev/") {
-			continue // inside the /dev tmpfs
-		}
-		isDir := m.Type != "bind"
-		if !isDir {
-			if st, err := os.Stat(m.Source); err == nil {
-				isDir = st.IsDir()
-			}
-		}
-		if err := create(spec.Root.Path, path.Clean(m.Destination), isDir, &created); err != nil {
-			cleanup()
-			return nil, err
-		}
-	}
-	return cleanup, nil
-}
-
-func create(root, dest string, isDir bool, created *[]string) error {
-	// Resolved inside root: an image's symlinked /etc must not make us
-	// create files on the host.
-	full, err := securejoin.SecureJoin(root, dest)
-	if err != nil {
-		return fmt.Errorf("resolving mount point %s: %w", dest, err)
-	}
-	if _, err := os.Lstat(full); err == nil {
-		return nil
-	}
-	if parent := path.Dir(dest); parent != "/" {
-		if err := create(root, parent, true, created); err != nil {
-			return err
-		}
-	}
-	if isDir {
-		if err := os.Mkdir(full, 0o755); err != nil {
-			return fmt.Errorf("creating mount point %s: %w", dest, err)
-		}
-	} else if err := os.WriteFile(full, nil, 0o644); err != nil {
-		return fmt.Errorf("creating mount point %s: %w", dest, err)
-	}
-	*created = append(*created, full)
-	return nil
 }

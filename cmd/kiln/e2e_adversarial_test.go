@@ -6,7 +6,8 @@ package main
 // gzip bomb. Every case runs on a store of its own and ends with the same checks (advChecks): the
 // canary directory outside the build is unchanged and its token is in no image, config or log,
 // the kiln binary is unchanged, no mount or process is left, `kiln system check` passes, and a
-// failure is a clean error naming what is at fault. The cases are in e2e_adversarial_cases_test.go.
+// failure is a clean error naming what is at fault. The cases are in e2e_adversarial_cases_test.go,
+// e2e_adversarial_more_test.go and e2e_adversarial_etc_test.go.
 
 import (
 	"crypto/rand"
@@ -60,7 +61,7 @@ func TestE2EAdversarial(t *testing.T) {
 	binSum := fileSum(t, e2e.bin)
 	var cases []advCase
 	for _, group := range [][]advCase{advContextCases(), advDestCases(), advAddTarCases(),
-		advImportCases(), advLoadCases(), advSandboxCases(), advMountCases()} {
+		advImportCases(), advLoadCases(), advSandboxCases(), advEtcLinkCases(), advMountCases()} {
 		cases = append(cases, group...)
 	}
 	if len(cases) < 40 {
