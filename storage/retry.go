@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"reflect"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,6 +48,19 @@ func copyRetrying(ctx context.Context, src, dst types.ImageReference, o CopyOpti
 		}
 		wait *= 2
 	}
+}
+
+// stagingAttempts is how many times a copy into the store is tried when another process took
+// its staging directory away (stagingLost).
+const stagingAttempts = 3
+
+// stagingLost reports the containers/storage v1.65.1 race kiln's own layer writes avoid
+// (putlayer.go) but copies into the store (pull, load, commit of a layer kiln did not store
+// itself) still meet: another process reloading its layer store removes a staging directory
+// between its creation and its locking, and the copy fails with ENOENT on
+// ".../temp-dir-N/...". Nothing was stored; the next try stages afresh.
+func stagingLost(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) && strings.Contains(err.Error(), "/temp-dir-")
 }
 
 // retryable reports whether err may pass on a second try: a network error,

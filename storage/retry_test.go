@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 
@@ -45,5 +46,24 @@ func TestRetryable(t *testing.T) {
 				t.Errorf("retryable(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestStagingLost(t *testing.T) {
+	lost := &os.LinkError{Op: "rename", Old: "/s/overlay-layers/tmp/temp-dir-592338501/0-addition",
+		New: "/s/overlay-layers/x.tar-split.gz", Err: syscall.ENOENT}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("copying: adding layer: %w", lost), true},
+		{&os.PathError{Op: "mkdir", Path: "/s/overlay/tempdirs/temp-dir-1/0-addition", Err: syscall.ENOENT}, true},
+		{&os.PathError{Op: "open", Path: "/s/overlay/abc/diff/etc/passwd", Err: syscall.ENOENT}, false},
+		{&os.PathError{Op: "open", Path: "/s/overlay/tempdirs/temp-dir-1/x", Err: syscall.EACCES}, false},
+		{errors.New("rename /tmp/temp-dir-1/0-addition: no such file or directory"), false}, // not an ENOENT
+	} {
+		if got := stagingLost(tc.err); got != tc.want {
+			t.Errorf("stagingLost(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

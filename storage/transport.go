@@ -194,6 +194,9 @@ func copyWithPolicy(ctx context.Context, pc *signature.PolicyContext, src, dst t
 		opts.ImageListSelection = copy.CopySpecificImages
 	}
 	man, err := copy.Image(ctx, pc, dst, src, opts)
+	for attempt := 1; err != nil && attempt < stagingAttempts && stagingLost(err); attempt++ {
+		man, err = copy.Image(ctx, pc, dst, src, opts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("copying %s to %s: %w", transports.ImageName(src), transports.ImageName(dst), err)
 	}

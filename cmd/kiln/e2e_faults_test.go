@@ -171,9 +171,20 @@ func TestE2EFaultsKilledPushes(t *testing.T) {
 func TestE2EFaultsConcurrentBuildsAndPrune(t *testing.T) {
 	e2eTest(t)
 	s := faultStore(t)
+	// Archives of small images of their own, which a loop loads, tags and removes while the
+	// builds run: each load stages its layer in the store anew.
+	src := newStore(t)
+	var archives []string
+	for i := 0; i < 3; i++ {
+		dir := t.TempDir()
+		layer := writeFile(t, dir, "layer.tar", tarOf(t, regEnt("loaded", fmt.Sprintf("%d\n", i))))
+		src.mustKiln(t, "import", layer, fmt.Sprintf("loadme%d", i))
+		archives = append(archives, filepath.Join(dir, "image.tar"))
+		src.mustKiln(t, "save", "-o", archives[i], fmt.Sprintf("loadme%d", i))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var prunes sync.WaitGroup
-	prunes.Add(1)
+	prunes.Add(2)
 	go func() {
 		defer prunes.Done()
 		for ctx.Err() == nil {
@@ -182,6 +193,21 @@ func TestE2EFaultsConcurrentBuildsAndPrune(t *testing.T) {
 				return
 			}
 			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	loads := 0
+	go func() {
+		defer prunes.Done()
+		for n := 0; ctx.Err() == nil; n++ {
+			i := n % len(archives)
+			name := fmt.Sprintf("localhost/loadme%d", i)
+			for _, args := range [][]string{{"load", "-i", archives[i]}, {"tag", name, "tagged"}, {"rmi", name, "tagged"}} {
+				if r, err := s.exec("", args...); err != nil || r.code != 0 {
+					t.Errorf("kiln %s during builds: %v exit %d\n%s", strings.Join(args, " "), err, r.code, r.stderr)
+					return
+				}
+			}
+			loads++
 		}
 	}()
 	var builds sync.WaitGroup
@@ -202,6 +228,10 @@ func TestE2EFaultsConcurrentBuildsAndPrune(t *testing.T) {
 	builds.Wait()
 	cancel()
 	prunes.Wait()
+	t.Logf("%d loads, tags and removals during the builds", loads)
+	if loads == 0 {
+		t.Error("no load finished during the builds")
+	}
 	close(errs)
 	for e := range errs {
 		t.Error(e)
