@@ -3,6 +3,9 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"time"
 
@@ -71,6 +74,12 @@ func (st *Store) Check(opts CheckOptions) (*CheckReport, error) {
 	for id := range work {
 		delete(raw.Layers, id)
 	}
+	for id := range raw.Layers {
+		if probeDir.MatchString(id) {
+			delete(raw.Layers, id)
+			removeStaleProbe(filepath.Join(st.GraphRoot(), st.Driver(), id))
+		}
+	}
 	rep := &CheckReport{raw: raw}
 	for _, g := range []struct {
 		kind string
@@ -85,6 +94,19 @@ func (st *Store) Check(opts CheckOptions) (*CheckReport, error) {
 	}
 	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].String() < rep.Problems[j].String() })
 	return rep, nil
+}
+
+// probeDir names the directories the overlay driver makes in its home to probe the kernel's
+// overlay features (os.MkdirTemp(home, "compat")). The store's check counts them as layers it
+// does not know; one is left behind when a kiln is killed while its store starts.
+var probeDir = regexp.MustCompile(`^compat[0-9]+$`)
+
+// removeStaleProbe removes a probe directory left more than a minute ago: a probe in progress
+// takes milliseconds, and its mounts die with the process that made them.
+func removeStaleProbe(dir string) {
+	if fi, err := os.Lstat(dir); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > time.Minute {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // Repair removes what rep found damaged: images with damaged layers, damaged layers, and the

@@ -30,49 +30,51 @@ import (
 // staleWait bounds how long a kiln waits for another live kiln to finish filling a layer it needs.
 const staleWait = 2 * time.Minute
 
-// putLayerAs stores layer id on parent, filled by fill, and reports whether fill ran: when
-// another kiln stored the same id first, its layer is returned instead.
-func (st *Store) putLayerAs(ctx context.Context, id, parent string, fill func(id string) error) (*cstorage.Layer, bool, error) {
+// putLayerAs stores the layer with diff id diffID and size bytes on parent, under the chain id
+// id, filled by fill, and reports whether fill ran: when another kiln stored the same layer
+// first, its layer is returned instead. Creating comes first and looking up only when the id
+// is taken: each call takes the store's lock, and a step's layer is usually new.
+func (st *Store) putLayerAs(ctx context.Context, id, parent string, diffID digest.Digest, size int64, fill func(id string) error) (*Layer, bool, error) {
 	deadline := time.Now().Add(staleWait)
 	for {
-		l, err := st.s.Layer(id)
-		if err == nil {
-			switch {
-			case !hasWorkName(l.Names):
-				return l, false, nil
-			case staleWorkLayer(l.Names):
-				if err := st.removeWorkLayer(l.ID, "half-stored layer"); err != nil {
-					return nil, false, err
-				}
-			case time.Now().After(deadline):
-				return nil, false, fmt.Errorf("layer %s is still being stored by another kiln (%s)", id, strings.Join(l.Names, ", "))
-			default:
-				select {
-				case <-ctx.Done():
-					return nil, false, ctx.Err()
-				case <-time.After(20 * time.Millisecond):
-				}
-			}
-			continue
-		}
 		name := workLayerName()
-		l, err = st.s.CreateLayer(id, parent, []string{name}, "", false, nil)
-		if errors.Is(err, cstorage.ErrDuplicateID) {
-			continue // another kiln created it a moment ago: wait for it
+		l, err := st.s.CreateLayer(id, parent, []string{name}, "", false, nil)
+		if err == nil {
+			if err := fill(l.ID); err != nil {
+				return nil, false, errors.Join(err, st.deleteLayer(l.ID))
+			}
+			if err := st.s.RemoveNames(l.ID, []string{name}); err != nil {
+				return nil, false, errors.Join(fmt.Errorf("naming layer %s: %w", l.ID, err), st.deleteLayer(l.ID))
+			}
+			return &Layer{ID: l.ID, Parent: parent, DiffID: diffID, Size: size}, true, nil
+		}
+		if !errors.Is(err, cstorage.ErrDuplicateID) {
+			return nil, false, err
+		}
+		l, err = st.s.Layer(id)
+		if errors.Is(err, cstorage.ErrLayerUnknown) {
+			continue // removed again meanwhile
 		}
 		if err != nil {
 			return nil, false, err
 		}
-		if err := fill(l.ID); err != nil {
-			return nil, false, errors.Join(err, st.deleteLayer(l.ID))
+		switch {
+		case !hasWorkName(l.Names):
+			return toLayer(l), false, nil
+		case staleWorkLayer(l.Names):
+			if err := st.removeWorkLayer(l.ID, "half-stored layer"); err != nil {
+				return nil, false, err
+			}
+		case time.Now().After(deadline):
+			return nil, false, fmt.Errorf("layer %s is still being stored by another kiln (%s)", id, strings.Join(l.Names, ", "))
+		default:
+			// Another kiln is storing the same layer: wait for it.
+			select {
+			case <-ctx.Done():
+				return nil, false, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
-		if err := st.s.RemoveNames(l.ID, []string{name}); err != nil {
-			return nil, false, errors.Join(fmt.Errorf("naming layer %s: %w", l.ID, err), st.deleteLayer(l.ID))
-		}
-		if l, err = st.s.Layer(l.ID); err != nil {
-			return nil, false, err
-		}
-		return l, true, nil
 	}
 }
 
@@ -108,10 +110,11 @@ func (st *Store) PutLayer(ctx context.Context, parent string, diff io.Reader) (*
 	tmp := os.NewFile(uintptr(fd), filepath.Join(dir, "(layer tar)"))
 	defer tmp.Close()
 	dg := digest.Canonical.Digester()
-	if err := checkLayerTar(io.TeeReader(diff, io.MultiWriter(tmp, dg.Hash()))); err != nil {
+	counter := &countWriter{w: dg.Hash()}
+	if err := checkLayerTar(io.TeeReader(diff, io.MultiWriter(tmp, counter))); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	l, _, err := st.putLayerAs(ctx, chainID(parent, dg.Digest()), parent, func(id string) error {
+	l, _, err := st.putLayerAs(ctx, chainID(parent, dg.Digest()), parent, dg.Digest(), counter.n, func(id string) error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
@@ -121,7 +124,7 @@ func (st *Store) PutLayer(ctx context.Context, parent string, diff io.Reader) (*
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	return toLayer(l), nil
+	return l, nil
 }
 
 // PutUpper stores an overlay upper directory as a new layer on parent by
@@ -145,7 +148,7 @@ func (st *Store) PutUpper(ctx context.Context, parent, upper string, tarStream i
 	// The layer gets the chain id containers/image expects for this diff on
 	// this parent: committing an image then reuses the layer as it is, where
 	// any other id makes the commit copy the whole layer.
-	l, filled, err := st.putLayerAs(ctx, chainID(parent, diffID), parent, func(id string) error {
+	l, filled, err := st.putLayerAs(ctx, chainID(parent, diffID), parent, diffID, size, func(id string) error {
 		out := drivers.DriverWithDifferOutput{Target: upper, Size: size, UncompressedDigest: diffID, TarSplit: ts}
 		// The layer exists, so the store moves upper into it under its lock.
 		_, err := st.s.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{ID: id, ParentLayer: parent,
@@ -161,7 +164,7 @@ func (st *Store) PutUpper(ctx context.Context, parent, upper string, tarStream i
 			return nil, fmt.Errorf("removing %s: %w", upper, err)
 		}
 	}
-	return toLayer(l), nil
+	return l, nil
 }
 
 // checkLayerTar reads a layer tar to its end and refuses entries the store would write somewhere

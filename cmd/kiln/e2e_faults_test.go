@@ -251,6 +251,24 @@ func TestE2ESystemCheck(t *testing.T) {
 	if r := s.mustKiln(t, "system", "check"); strings.TrimSpace(r.stdout) != "ok" {
 		t.Fatalf("kiln system check on a clean store: %q, want ok", r.stdout)
 	}
+	// A kiln killed while its store probed the kernel's overlay features leaves a probe
+	// directory: not damage, and removed once it is old.
+	if _, err := os.Stat(filepath.Join(s.root, "overlay")); err == nil {
+		probe := filepath.Join(s.root, "overlay", "compat4242")
+		old := time.Now().Add(-time.Hour)
+		if err := os.Mkdir(probe, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(probe, old, old); err != nil {
+			t.Fatal(err)
+		}
+		if r := s.mustKiln(t, "system", "check"); strings.TrimSpace(r.stdout) != "ok" {
+			t.Errorf("kiln system check with a probe directory left: %q, want ok", r.stdout)
+		}
+		if _, err := os.Stat(probe); !os.IsNotExist(err) {
+			t.Errorf("the old probe directory is still there: %v", err)
+		}
+	}
 	var victims []string
 	for _, pattern := range []string{"overlay/*/diff/bin/busybox", "vfs/dir/*/bin/busybox"} {
 		m, _ := filepath.Glob(filepath.Join(s.root, pattern))
