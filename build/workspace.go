@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/kiln-build/kiln/overlay"
+	"golang.org/x/sys/unix"
 )
 
 // work is a writable root a step changes. upper is the overlay upper
@@ -64,7 +65,7 @@ func (b *Builder) ownWork(parent string) (*work, error) {
 		return nil, err
 	}
 	m := overlay.Mount{Lower: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
-		Target: filepath.Join(dir, "merged"), UserXattr: b.store.Rootless}
+		Target: filepath.Join(dir, "merged"), UserXattr: b.store.Rootless, Volatile: true}
 	if len(lowers) == 0 {
 		m.Lower = []string{filepath.Join(dir, "empty")}
 	}
@@ -74,7 +75,13 @@ func (b *Builder) ownWork(parent string) (*work, error) {
 			return nil, fmt.Errorf("creating work directory: %w", err)
 		}
 	}
-	if err := m.Mount(); err != nil {
+	err = m.Mount()
+	if errors.Is(err, unix.EINVAL) {
+		// A kernel before 5.10 does not know volatile: without it, unmounting syncs.
+		m.Volatile = false
+		err = m.Mount()
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
