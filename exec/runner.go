@@ -2,12 +2,12 @@ package exec
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	osexec "os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -47,90 +47,26 @@ const initEnv = "_KILN_SANDBOX_INIT"
 // Sandbox is kiln's built-in Runner.
 type Sandbox struct{}
 
-// Run starts the sandbox init in fresh namespaces and waits for it.
-func (Sandbox) Run(ctx context.Context, spec *specs.Spec, stdio Stdio) error {
-	if spec.Process == nil || spec.Root == nil || len(spec.Process.Args) == 0 {
-		return fmt.Errorf("sandbox spec needs a process and a root")
-	}
-	payload, err := json.Marshal(spec)
+// Run starts the sandbox init in fresh namespaces and waits for it: Start, then Wait, killing
+// the process when ctx ends.
+func (sb Sandbox) Run(ctx context.Context, spec *specs.Spec, stdio Stdio) error {
+	// The sandbox dies with the OS thread that started it (Pdeathsig): keep this one until the
+	// step is over.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	p, err := sb.Start(spec, stdio, StartOptions{})
 	if err != nil {
-		return fmt.Errorf("encoding sandbox spec: %w", err)
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return fmt.Errorf("creating spec pipe: %w", err)
-	}
-	defer r.Close()
-	self, err := initExecutable()
-	if err != nil {
-		return fmt.Errorf("finding the sandbox init: %w", err)
-	}
-	cmd := osexec.Command(self)
-	cmd.Args = []string{"kiln-init"}
-	// The init reads only the spec; the builder's environment never reaches
-	// the step.
-	cmd.Env = []string{initEnv + "=3"}
-	sr, sw, err := os.Pipe()
-	if err != nil {
-		w.Close()
-		return fmt.Errorf("creating status pipe: %w", err)
-	}
-	defer sr.Close()
-	cmd.ExtraFiles = []*os.File{r, sw}
-	var notify *notifier
-	if spec.Linux != nil && hasNotify(spec.Linux.Seccomp) {
-		if notify, err = newNotifier(); err != nil {
-			w.Close()
-			sw.Close()
-			return err
-		}
-		// Owner changes of the step go to the builder until it exits.
-		defer notify.stop()
-		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", notifyEnv, 3+len(cmd.ExtraFiles)))
-		cmd.ExtraFiles = append(cmd.ExtraFiles, notify.child)
-	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	attr, err := sysProcAttr(spec)
-	if err != nil {
-		w.Close()
 		return err
 	}
-	cmd.SysProcAttr = attr
-	err = cmd.Start()
-	sw.Close()
-	if notify != nil {
-		notify.start()
-	}
-	if err != nil {
-		w.Close()
-		return fmt.Errorf("starting sandbox for %q: %w", spec.Process.Args[0], err)
-	}
-	_, werr := w.Write(payload)
-	w.Close()
-	// The status pipe yields EOF once the command was executed, or the
-	// init's reason for giving up.
-	msg, _ := io.ReadAll(sr)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			// Killing pid 1 of the step's pid namespace kills every process in it.
-			_ = cmd.Process.Kill()
-		case <-done:
-		}
-	}()
-	err = cmd.Wait()
-	close(done)
-	if werr != nil && err == nil {
-		return fmt.Errorf("sending sandbox spec: %w", werr)
-	}
-	if ctx.Err() != nil {
+	select {
+	case <-p.Done():
+		return p.Wait()
+	case <-ctx.Done():
+		// Killing pid 1 of the step's pid namespace kills every process in it.
+		_ = p.Signal(syscall.SIGKILL)
+		<-p.Done()
 		return ctx.Err()
 	}
-	if len(msg) > 0 {
-		return fmt.Errorf("setting up sandbox: %s", msg)
-	}
-	return exitError(err)
 }
 
 func exitError(err error) error {
