@@ -63,6 +63,9 @@ func (st *Store) Check(opts CheckOptions) (*CheckReport, error) {
 	if _, err := st.RemoveStaleWorkLayers(); err != nil {
 		return nil, err
 	}
+	if err := removeStaleWorkDirs(st.workDirBase()); err != nil {
+		return nil, err
+	}
 	raw, err := st.s.Check(co)
 	if err != nil {
 		return nil, fmt.Errorf("checking store: %w", err)

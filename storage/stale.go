@@ -22,8 +22,9 @@ func workLayerName() string {
 	return fmt.Sprintf("%s%d-%s-%d", workLayerPrefix, os.Getpid(), procStart(os.Getpid()), workLayerSeq.Add(1))
 }
 
-// procStart is the start time of process pid in clock ticks since boot ("" if it is gone): with
-// the pid it names one process, whatever pids were reused since.
+// procStart is the start time of process pid in clock ticks since boot ("" if it is gone, or a
+// zombie: a killed kiln whose parent has not reaped it yet is gone for this purpose): with the pid
+// it names one process, whatever pids were reused since.
 func procStart(pid int) string {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -35,7 +36,7 @@ func procStart(pid int) string {
 		s = s[i+1:]
 	}
 	f := strings.Fields(s)
-	if len(f) < 20 {
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" { // field 3 of stat: state
 		return ""
 	}
 	return f[19] // field 22 of stat: starttime

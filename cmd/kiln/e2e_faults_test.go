@@ -86,6 +86,12 @@ func wantCleanStore(t *testing.T, s store) {
 	if r := s.kiln(t, "system", "check"); r.code != 0 {
 		t.Errorf("kiln system check after the faults: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// A build removes the work directories killed builds left, and its own.
+	for _, base := range []string{filepath.Join(s.root, "overlay", "tempdirs", "kiln-work"), filepath.Join(s.root, "kiln-work")} {
+		if left, _ := os.ReadDir(base); len(left) > 0 {
+			t.Errorf("work directories left in %s: %d, the first %s", base, len(left), left[0].Name())
+		}
+	}
 	for _, dir := range []string{s.root, s.runroot} {
 		if m := mountsUnder(dir); len(m) > 0 {
 			t.Errorf("mounts left behind: %q", m)
