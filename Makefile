@@ -34,7 +34,9 @@ e2e.test: kiln
 
 # fuzz runs each fuzz target for FUZZTIME (CI: a few seconds each, under a minute in all).
 FUZZTIME  ?= 8s
-FUZZ      := ./build:FuzzIgnored ./build:FuzzExtractEntry ./overlay:FuzzDiffWhiteouts
+FUZZ      := ./build:FuzzIgnored ./build:FuzzExtractEntry ./overlay:FuzzDiffWhiteouts \
+	./overlay:FuzzParseOverrideStat ./build/dockerfile:FuzzParse ./build/instructions:FuzzExposedPorts \
+	./exec:FuzzParsePasswd ./userns:FuzzParseSubIDs ./storage:FuzzCheckLayerTar
 fuzz:
 	@set -e; for t in $(FUZZ); do \
 		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \

@@ -54,3 +54,31 @@ func TestCheckLayerTar(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCheckLayerTar feeds arbitrary bytes to the layer tar check: it must not panic, and a tar it
+// accepts must have been read to its end (the digest covers every byte).
+func FuzzCheckLayerTar(f *testing.F) {
+	for _, names := range [][]string{{"a", "b/c"}, {"../x"}, {"l", "l/x"}} {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		for i, n := range names {
+			h := &tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644}
+			if i == 0 && len(names) > 1 && strings.HasPrefix(names[1], n+"/") {
+				h.Typeflag, h.Linkname = tar.TypeSymlink, "/etc"
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				f.Fatal(err)
+			}
+		}
+		if err := tw.Close(); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(buf.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		if err := checkLayerTar(r); err == nil && r.Len() != 0 {
+			t.Fatalf("accepted with %d bytes unread", r.Len())
+		}
+	})
+}
