@@ -6,8 +6,6 @@ package main
 // every file is checked as the layer is read back; containers/image then checks the blob digest.
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"net/http"
 	"os"
 	"os/exec"
@@ -126,12 +124,6 @@ func wantDamageError(t *testing.T, what string, r result, layerNames []string, f
 // manifestStatus is the registry's HTTP status for a GET of repo's manifest (repo is NAME:TAG).
 func manifestStatus(t *testing.T, r *registry, repo string) int {
 	t.Helper()
-	ca, err := os.ReadFile(filepath.Join(r.certDir, "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
 	name, tag, _ := strings.Cut(repo, ":")
 	req, err := http.NewRequest(http.MethodGet, "https://"+r.host+"/v2/"+name+"/manifests/"+tag, nil)
 	if err != nil {
@@ -139,7 +131,7 @@ func manifestStatus(t *testing.T, r *registry, repo string) int {
 	}
 	req.SetBasicAuth(r.user, r.pass)
 	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: r.tlsConfig(t)}}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("GET of the manifest of %s: %v", repo, err)

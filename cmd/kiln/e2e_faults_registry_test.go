@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -57,29 +56,37 @@ type faultKey struct{}
 
 func startFaultProxy(t *testing.T, r *registry) *faultProxy {
 	t.Helper()
+	p := &faultProxy{fault: faultNone, seen: map[string]bool{}}
+	p.rp = registryReverseProxy(t, r)
+	p.rp.ModifyResponse = p.corrupt
+	// httptest serves HTTP/1.1 only, so a dropped body closes the connection.
+	p.host = serveAsRegistry(t, r, p)
+	return p
+}
+
+// registryReverseProxy is a reverse proxy to r that trusts r's CA.
+func registryReverseProxy(t *testing.T, r *registry) *httputil.ReverseProxy {
+	t.Helper()
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "https", Host: r.host})
+	rp.Transport = &http.Transport{TLSClientConfig: r.tlsConfig(t)}
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	return rp
+}
+
+// serveAsRegistry serves h over TLS with r's certificate, so that kiln trusts it as it trusts r,
+// until the test ends, and returns its host:port.
+func serveAsRegistry(t *testing.T, r *registry, h http.Handler) string {
+	t.Helper()
 	dir := filepath.Dir(r.certDir)
 	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"))
 	if err != nil {
 		t.Fatalf("loading the registry's certificate: %v", err)
 	}
-	ca, err := os.ReadFile(filepath.Join(r.certDir, "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	p := &faultProxy{fault: faultNone, seen: map[string]bool{}}
-	p.rp = httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "https", Host: r.host})
-	p.rp.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	p.rp.ModifyResponse = p.corrupt
-	p.rp.ErrorLog = log.New(io.Discard, "", 0)
-	// httptest serves HTTP/1.1 only, so a dropped body closes the connection.
-	srv := httptest.NewUnstartedServer(p)
+	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	p.host = srv.Listener.Addr().String()
-	return p
+	return srv.Listener.Addr().String()
 }
 
 // set makes the proxy misbehave with f from now on.

@@ -8,15 +8,11 @@ package main
 
 import (
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -47,26 +43,9 @@ type recordingProxy struct {
 
 func startRecordingProxy(t *testing.T, r *registry) *recordingProxy {
 	t.Helper()
-	dir := filepath.Dir(r.certDir)
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"))
-	if err != nil {
-		t.Fatalf("loading the registry's certificate: %v", err)
-	}
-	ca, err := os.ReadFile(filepath.Join(r.certDir, "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
 	p := &recordingProxy{hide: map[string]int{}}
-	p.rp = httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "https", Host: r.host})
-	p.rp.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	p.rp.ErrorLog = log.New(io.Discard, "", 0)
-	srv := httptest.NewUnstartedServer(p)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	p.host = srv.Listener.Addr().String()
+	p.rp = registryReverseProxy(t, r)
+	p.host = serveAsRegistry(t, r, p)
 	return p
 }
 
@@ -209,13 +188,7 @@ func (r *registry) rawManifest(t *testing.T, host, repo string) rawManifest {
 // deleteBlob removes blob d from repo in the registry, so that a record saying it is there is wrong.
 func (r *registry) deleteBlob(t *testing.T, repo, d string) {
 	t.Helper()
-	ca, err := os.ReadFile(filepath.Join(r.certDir, "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: r.tlsConfig(t)}}
 	req, err := http.NewRequest(http.MethodDelete, "https://"+r.host+"/v2/"+repo+"/blobs/"+d, nil)
 	if err != nil {
 		t.Fatal(err)

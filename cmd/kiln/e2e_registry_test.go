@@ -38,6 +38,20 @@ type registry struct {
 	cmd        *exec.Cmd
 }
 
+// tlsConfig trusts r's CA, as kiln does with --cert-dir.
+func (r *registry) tlsConfig(t *testing.T) *tls.Config {
+	t.Helper()
+	ca, err := os.ReadFile(filepath.Join(r.certDir, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("no certificate in %s/ca.crt", r.certDir)
+	}
+	return &tls.Config{RootCAs: pool}
+}
+
 var reg struct {
 	once sync.Once
 	r    *registry
