@@ -182,6 +182,17 @@ for w in $workloads; do
 				sh -c "tar -c -C '$work/ctx/copy10k' tree | sha256sum >/dev/null"
 			printf '%s\t%s\t%s\t%s\n' "$w" floor "$i" "$(tr ' ' '\t' <"$work/m.txt")" >>"$raw"
 		done
+		# What the floor leaves out: writing the same files, which any builder that stores a
+		# layer as files does (cp -a into the directory the stores are in).
+		mkdir -p "$work/cpf"
+		[ -z "$user" ] || chown "$user:" "$work/cpf"
+		for i in $(seq 1 "$runs"); do
+			rm -f "$work/m.txt"
+			"${prefix[@]}" rm -rf "$work/cpf/tree"
+			"$measure" -o "$work/m.txt" -- "${prefix[@]}" cp -a "$work/ctx/copy10k/tree" "$work/cpf/tree"
+			printf '%s\t%s\t%s\t%s\n' "$w" cpfloor "$i" "$(tr ' ' '\t' <"$work/m.txt")" >>"$raw"
+		done
+		rm -rf "$work/cpf"
 	fi
 done
 
@@ -241,7 +252,9 @@ jq -r --arg order "$workloads" '
 		"\(cell($w; "kiln"; 2; "median_cpu_s")) | \(cell($w; "buildah"; 2; "median_cpu_s")) | " +
 		"\(cell($w; "kiln"; 0; "median_maxrss_mib")) | \(cell($w; "buildah"; 0; "median_maxrss_mib")) |"),
 	(.summary | map(select(.tool == "floor"))[0] // empty |
-		"", "copy10k floor (`tar -c | sha256sum` over the same tree): median wall \(.median_wall_s | f(2)) s, CPU \(.median_cpu_s | f(2)) s.")
+		"", "copy10k floor (`tar -c | sha256sum` over the same tree): median wall \(.median_wall_s | f(2)) s, CPU \(.median_cpu_s | f(2)) s."),
+	(.summary | map(select(.tool == "cpfloor"))[0] // empty |
+		"", "Writing the same tree (`cp -a` next to the stores): median wall \(.median_wall_s | f(2)) s, CPU \(.median_cpu_s | f(2)) s.")
 	' "$outdir/$name.json" >"$outdir/$name.md"
 
 cat "$outdir/$name.md"
