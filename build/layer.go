@@ -133,7 +133,7 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 // tar is unpacked.
 func (b *Builder) putUpper(ctx context.Context, parent, upper string) (string, error) {
 	if b.store.CanAdoptUpper() {
-		tr := overlay.Stream(ctx, upper, overlay.DiffOptions{SourceDateEpoch: b.opts.Timestamp, NoDigest: true})
+		tr := overlay.DigestStream(ctx, upper, overlay.DiffOptions{SourceDateEpoch: b.opts.Timestamp})
 		l, err := b.store.PutUpper(ctx, parent, upper, tr)
 		tr.CloseWithError(errors.New("layer store stopped reading"))
 		if err == nil {

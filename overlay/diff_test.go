@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -370,4 +372,32 @@ func FuzzParseOverrideStat(f *testing.F) {
 			t.Fatalf("round trip of %q: %+v, %v; want %+v", v, again, err, o)
 		}
 	})
+}
+
+// DigestStream's digest and size are those of the bytes read from it, the same tar Diff writes.
+func TestDigestStream(t *testing.T) {
+	upper := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(upper, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(upper, "d", "f"), bytes.Repeat([]byte("x"), 100000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Unix(0, 0)
+	want, _ := runDiff(t, upper, DiffOptions{SourceDateEpoch: &epoch})
+	r := DigestStream(context.Background(), upper, DiffOptions{SourceDateEpoch: &epoch, NoDigest: true})
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, n, err := r.DiffDigest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("DigestStream gave %d bytes, Diff %d, not the same", len(got), len(want))
+	}
+	if sum := sha256.Sum256(got); d.Encoded() != hex.EncodeToString(sum[:]) || n != int64(len(got)) {
+		t.Errorf("DiffDigest = %s, %d; the bytes read have sha256:%x, %d", d, n, sum, len(got))
+	}
 }

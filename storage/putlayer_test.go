@@ -3,8 +3,11 @@ package storage
 import (
 	"archive/tar"
 	"bytes"
+	"io"
 	"strings"
 	"testing"
+
+	digest "github.com/opencontainers/go-digest"
 )
 
 func TestCheckLayerTar(t *testing.T) {
@@ -81,4 +84,66 @@ func FuzzCheckLayerTar(f *testing.F) {
 			t.Fatalf("accepted with %d bytes unread", r.Len())
 		}
 	})
+}
+
+// tarSplit's digest and length are those of its input, every byte of it: trailing padding
+// after the end-of-archive blocks included, as some tar writers leave it.
+func TestTarSplitDigest(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	body := bytes.Repeat([]byte("kiln"), 300000)
+	if err := tw.WriteHeader(&tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pad := range []int{0, 512, 10240} {
+		in := append(bytes.Clone(buf.Bytes()), make([]byte, pad)...)
+		var meta bytes.Buffer
+		d, n, err := tarSplit(bytes.NewReader(in), &meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := digest.FromBytes(in); d != want || n != int64(len(in)) {
+			t.Errorf("padding %d: tarSplit = %s, %d bytes; want %s, %d", pad, d, n, want, len(in))
+		}
+		if meta.Len() == 0 {
+			t.Errorf("padding %d: no tar-split metadata", pad)
+		}
+	}
+}
+
+// selfReader is a tar stream that reports its own digest, as overlay.DigestStream does.
+type selfReader struct {
+	io.Reader
+	d digest.Digest
+	n int64
+}
+
+func (r selfReader) DiffDigest() (digest.Digest, int64, error) { return r.d, r.n, nil }
+
+// tarSplit takes a self-digesting stream's digest (hashing it again is the work it saves), but not
+// a length that differs from what passed through.
+func TestTarSplitSelfDigesting(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in := buf.Bytes()
+	d := digest.FromBytes(in)
+	got, n, err := tarSplit(selfReader{bytes.NewReader(in), d, int64(len(in))}, io.Discard)
+	if err != nil || got != d || n != int64(len(in)) {
+		t.Fatalf("tarSplit = %s, %d, %v; want %s, %d", got, n, err, d, len(in))
+	}
+	if _, _, err := tarSplit(selfReader{bytes.NewReader(in), d, int64(len(in)) + 1}, io.Discard); err == nil {
+		t.Error("tarSplit accepted a stream whose length disagrees with what passed through")
+	}
 }
