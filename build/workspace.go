@@ -38,15 +38,19 @@ func (w *work) release() error {
 // when the layers are too many for one mount's options, the store creates and mounts a work
 // layer.
 func (b *Builder) mountWork(parent string) (*work, error) {
+	var ownErr error
 	if !b.store.CanMountWork() || b.store.OwnWorkPreferred() {
 		w, err := b.ownWork(parent)
-		if err == nil || !errors.Is(err, errors.ErrUnsupported) || !b.store.CanMountWork() {
+		if err == nil || !b.store.CanMountWork() {
 			return w, err
 		}
+		// Too many layers for one mount's options, or a kernel that refuses what the store's
+		// own mounts leave out: the store's work layer is slower but mounts.
+		ownErr = err
 	}
 	w, err := b.store.NewWorkLayer(parent)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(ownErr, err)
 	}
 	return &work{root: w.Merged, upper: w.Upper,
 		diff:    func() (io.ReadCloser, error) { return b.store.DiffWork(w) },

@@ -70,15 +70,49 @@ func (m Mount) Mount() error {
 		return fmt.Errorf("mounting overlay on %s: %w", m.Target, err)
 	}
 	opts := m.Options()
-	// mount(2) copies at most one page of data and cuts the rest off.
+	// mount(2) copies at most one page of data and cuts the rest off. Many layers with long
+	// paths do not fit: name them by descriptors (/proc/self/fd/N, 16 bytes or so each), which
+	// the kernel resolves to the directories when it mounts.
+	var fdErr error
 	if len(opts) >= unix.Getpagesize() {
-		return fmt.Errorf("mounting overlay on %s: options are %d bytes, more than the kernel's %d: %w",
+		short, closeAll, err := m.lowersByFD()
+		defer closeAll()
+		if err == nil {
+			opts = short.Options()
+		}
+		fdErr = err
+	}
+	if len(opts) >= unix.Getpagesize() {
+		err := fmt.Errorf("mounting overlay on %s: options are %d bytes, more than the kernel's %d: %w",
 			m.Target, len(opts), unix.Getpagesize()-1, errors.ErrUnsupported)
+		return errors.Join(err, fdErr)
 	}
 	if err := unix.Mount("overlay", m.Target, "overlay", 0, opts); err != nil {
 		return fmt.Errorf("mounting overlay on %s (%s): %w", m.Target, opts, err)
 	}
 	return nil
+}
+
+// lowersByFD returns m with its lower directories named by open descriptors of them, and a
+// function that closes those once the mount is made.
+func (m Mount) lowersByFD() (Mount, func(), error) {
+	var fds []int
+	closeAll := func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}
+	short := m
+	short.Lower = make([]string, len(m.Lower))
+	for i, l := range m.Lower {
+		fd, err := unix.Open(l, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return m, closeAll, fmt.Errorf("opening lower directory %s: %w", l, err)
+		}
+		fds = append(fds, fd)
+		short.Lower[i] = fmt.Sprintf("/proc/self/fd/%d", fd)
+	}
+	return short, closeAll, nil
 }
 
 // validate rejects descriptions the kernel would refuse with only EINVAL.

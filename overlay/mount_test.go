@@ -2,10 +2,13 @@ package overlay
 
 import (
 	"archive/tar"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestMountOptions(t *testing.T) {
@@ -193,4 +196,42 @@ func checkContent(path, want string) error {
 		err = &os.PathError{Op: "read", Path: path, Err: os.ErrInvalid}
 	}
 	return err
+}
+
+// More lower directories than their paths fit in one page of mount options: Mount names them by
+// descriptors, and the merged tree still shows every one, topmost first.
+func TestMountManyLowers(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	dir := t.TempDir()
+	m := Mount{Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), Target: filepath.Join(dir, "merged")}
+	long := strings.Repeat("l", 100)
+	const n = 80
+	for i := 0; i < n; i++ {
+		l := filepath.Join(dir, fmt.Sprintf("%s%03d", long, i))
+		buildTree(t, l, []node{{path: fmt.Sprintf("f%03d", i), kind: kFile, content: "x"}, {path: "top", kind: kFile, content: fmt.Sprint(i)}})
+		m.Lower = append(m.Lower, l)
+	}
+	if len(m.Options()) < unix.Getpagesize() {
+		t.Fatalf("options are %d bytes: the test needs more than a page", len(m.Options()))
+	}
+	for _, d := range []string{m.Upper, m.Work, m.Target} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Mount(); err != nil {
+		t.Fatal(err)
+	}
+	defer Unmount(m.Target)
+	entries, err := os.ReadDir(m.Target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != n+1 {
+		t.Errorf("merged tree has %d entries, want %d", len(entries), n+1)
+	}
+	if b, err := os.ReadFile(filepath.Join(m.Target, "top")); err != nil || string(b) != "0" {
+		t.Errorf("top = %q, %v; want the first lower's", b, err)
+	}
 }

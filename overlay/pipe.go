@@ -17,8 +17,8 @@ type pipe struct {
 	done chan struct{} // closed when the reader is closed
 
 	mu   sync.Mutex
-	werr error // the writer's close error, io.EOF for a clean end
-	rerr error // the reader's close error, for the writer
+	werr error  // the writer's close error, io.EOF for a clean end
+	rerr error  // the reader's close error, for the writer
 	buf  []byte // the chunk being read
 	cur  []byte // what is left of it
 	once sync.Once
