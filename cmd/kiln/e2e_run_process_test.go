@@ -4,10 +4,7 @@ package main
 // supervisor, and --init.
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -93,28 +90,5 @@ func TestE2ERunInit(t *testing.T) {
 		r.stdout != "/dev/pts/0\r\n" {
 		t.Errorf("kiln run --init -t: exit %d, output %q\n%s", r.code, r.stdout, r.stderr)
 	}
-	cmd := exec.Command(e2e.bin, "--root="+e2e.store.root, "--runroot="+e2e.store.runroot, "run", "--rm", "--init",
-		baseName, "sh", "-c", `trap "echo got TERM; exit 9" TERM; echo ready; while :; do sleep 0.1; done`)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "ready" {
-		t.Fatalf("the container did not start: %q", lines.Text())
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if !lines.Scan() || lines.Text() != "got TERM" {
-		t.Errorf("the command under --init did not get SIGTERM: %q", lines.Text())
-	}
-	var ee *exec.ExitError
-	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 9 {
-		t.Errorf("kiln run --init exited with %v, want status 9", err)
-	}
+	wantTermPassedOn(t, "--init")
 }

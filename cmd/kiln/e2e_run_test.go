@@ -301,8 +301,17 @@ func TestE2EMountInUnshare(t *testing.T) {
 func TestE2ERunSignals(t *testing.T) {
 	e2eTest(t)
 	baseImage(t)
-	cmd := exec.Command(e2e.bin, "--root="+e2e.store.root, "--runroot="+e2e.store.runroot, "run", "--rm", baseName,
-		"sh", "-c", `trap "echo got TERM; exit 9" TERM; echo ready; while :; do sleep 0.1; done`)
+	wantTermPassedOn(t)
+}
+
+// wantTermPassedOn runs a container with extra run flags whose command traps SIGTERM, sends kiln
+// SIGTERM once the command runs, and wants the command to see it and kiln to exit with the
+// command's status.
+func wantTermPassedOn(t *testing.T, flags ...string) {
+	t.Helper()
+	args := append([]string{"--root=" + e2e.store.root, "--runroot=" + e2e.store.runroot, "run", "--rm"}, flags...)
+	cmd := exec.Command(e2e.bin, append(args, baseName,
+		"sh", "-c", `trap "echo got TERM; exit 9" TERM; echo ready; while :; do sleep 0.1; done`)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -314,18 +323,17 @@ func TestE2ERunSignals(t *testing.T) {
 	defer cmd.Process.Kill()
 	lines := bufio.NewScanner(stdout)
 	if !lines.Scan() || lines.Text() != "ready" {
-		t.Fatalf("the container did not start: %q", lines.Text())
+		t.Fatalf("kiln run %v: the container did not start: %q", flags, lines.Text())
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if !lines.Scan() || lines.Text() != "got TERM" {
-		t.Errorf("the container did not get SIGTERM: %q", lines.Text())
+		t.Errorf("kiln run %v: the command did not get SIGTERM: %q", flags, lines.Text())
 	}
-	err = cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 9 {
-		t.Errorf("kiln run exited with %v, want status 9", err)
+	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 9 {
+		t.Errorf("kiln run %v exited with %v, want status 9", flags, err)
 	}
 }
 
