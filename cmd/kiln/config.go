@@ -29,12 +29,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Long: "Change the config kiln commit writes, with Dockerfile semantics: --cmd and --entrypoint take " +
 			"a JSON array or a shell command line; --env, --label, --port and --volume add, and KEY- removes.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.withStore(func(cmd *cobra.Command, args []string, st *storage.Store) error {
 			c, err := lookupContainer(st, args[0])
 			if err != nil {
 				return err
@@ -43,7 +38,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("configuring %s: %w", c.Name, err)
 			}
 			return st.SaveContainer(c)
-		},
+		}),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.cmd, "cmd", "", "default command: a JSON array or a shell command line")

@@ -30,12 +30,7 @@ func newContainersCmd(g *globals) *cobra.Command {
 		Short: "List working containers",
 		Long:  "List the working containers made by kiln from; with --all, the containers kiln run made too.",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.withStore(func(cmd *cobra.Command, args []string, st *storage.Store) error {
 			cs, err := st.Containers()
 			if err != nil {
 				return err
@@ -74,7 +69,7 @@ func newContainersCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, builder, imageID, r.ImageName, r.ContainerName)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&all, "all", "a", false, "list containers made by kiln run too")

@@ -40,19 +40,14 @@ func newFromCmd(g *globals) *cobra.Command {
 		Long: "Make a working container from an image (pulled when missing) or from scratch, and print its name. " +
 			"Change it with kiln run, copy, add and config, and make an image of it with kiln commit.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.withStore(func(cmd *cobra.Command, args []string, st *storage.Store) error {
 			c, err := newContainer(cmd, st, &f, args[0], name, storage.KindWorking)
 			if err != nil {
 				return err
 			}
 			_, err = fmt.Fprintln(out(cmd), c.Name)
 			return err
-		},
+		}),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&name, "name", "", "name of the working container (default IMAGE-working-container)")

@@ -20,12 +20,7 @@ func newHistoryCmd(g *globals) *cobra.Command {
 		Use:   "history [flags] IMAGE",
 		Short: "Show the history of an image",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.withStore(func(cmd *cobra.Command, args []string, st *storage.Store) error {
 			entries, err := st.History(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -47,7 +42,7 @@ func newHistoryCmd(g *globals) *cobra.Command {
 				format = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
 			}
 			return render(w, format, rows, table{headers: map[string]string{"CreatedSince": "CREATED", "CreatedBy": "CREATED BY"}})
-		},
+		}),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&format, "format", "", "json, or a Go template such as '{{.ID}} {{.CreatedBy}}'")

@@ -47,12 +47,7 @@ func newInfoCmd(g *globals) *cobra.Command {
 		Use:   "info",
 		Short: "Show the store, storage driver, user namespace and host kiln works with",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.withStore(func(cmd *cobra.Command, args []string, st *storage.Store) error {
 			info, err := gatherInfo(cmd, g, st)
 			if err != nil {
 				return err
@@ -70,7 +65,7 @@ func newInfoCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return enc.Close()
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "json, or a Go template such as '{{.Store.GraphDriverName}}'")
 	return cmd

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln/build/container"
+	"github.com/kiln-build/kiln/storage"
 )
 
 func init() { register(newLogsCmd) }
@@ -22,12 +23,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 		Use:   "logs [flags] CONTAINER",
 		Short: "Print the output of a detached container",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.withStore(func(cmd *cobra.Command, args []string, st *storage.Store) error {
 			c, err := lookupContainer(st, args[0])
 			if err != nil {
 				return err
@@ -48,7 +44,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			return followLog(cmd, f, dir)
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing output until the container exits")
 	return cmd

@@ -41,18 +41,13 @@ func newPsCmd(g *globals) *cobra.Command {
 		Long: "List the containers started by kiln run: running ones, or all with -a. A container whose " +
 			"supervisor is gone shows as exited. Working containers are listed by kiln containers.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.withStore(func(cmd *cobra.Command, args []string, st *storage.Store) error {
 			rows, err := psRows(st, all)
 			if err != nil {
 				return err
 			}
 			return printPs(cmd, rows, format, quiet, noTrunc)
-		},
+		}),
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&all, "all", "a", false, "show exited containers too")

@@ -150,6 +150,18 @@ func (g *globals) args() []string {
 }
 
 // openStore opens the image store selected by the global flags.
+// withStore is a command's RunE that opens the store for run and closes it after.
+func (g *globals) withStore(run func(cmd *cobra.Command, args []string, st *storage.Store) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		st, err := g.openStore(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return run(cmd, args, st)
+	}
+}
+
 func (g *globals) openStore(ctx context.Context) (*storage.Store, error) {
 	return storage.Open(ctx, storage.Options{
 		Root:          g.root,

@@ -39,12 +39,7 @@ func newDfCmd(g *globals) *cobra.Command {
 		Use:   "df",
 		Short: "Show the disk space images and containers use",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.withStore(func(cmd *cobra.Command, args []string, st *storage.Store) error {
 			du, err := st.DiskUsage()
 			if err != nil {
 				return err
@@ -58,7 +53,7 @@ func newDfCmd(g *globals) *cobra.Command {
 				format = "table {{.Type}}\t{{.Total}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
 			}
 			return render(out(cmd), format, rows, table{})
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&format, "format", "", "json, or a Go template such as '{{.Type}} {{.Size}}'")
 	return cmd

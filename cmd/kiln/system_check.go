@@ -22,12 +22,7 @@ func newSystemCheckCmd(g *globals) *cobra.Command {
 		Use:   "check [flags]",
 		Short: "Check the store for damaged layers, images and containers, and with --repair remove them",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.withStore(func(cmd *cobra.Command, args []string, st *storage.Store) error {
 			opts := storage.CheckOptions{Quick: quick, UnreferencedMaxAge: maxAge}
 			rep, err := st.Check(opts)
 			if err != nil {
@@ -58,7 +53,7 @@ func newSystemCheckCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(out(cmd), "repaired: %d problems fixed\n", len(rep.Problems))
 			return nil
-		},
+		}),
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&repair, "repair", "r", false, "remove damaged images, layers and containers")

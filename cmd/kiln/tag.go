@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/kiln-build/kiln/storage"
 )
 
 func init() { register(newTagCmd) }
@@ -11,13 +13,8 @@ func newTagCmd(g *globals) *cobra.Command {
 		Use:   "tag IMAGE NAME [NAME...]",
 		Short: "Add names to an image",
 		Args:  cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.withStore(func(cmd *cobra.Command, args []string, st *storage.Store) error {
 			return st.Tag(args[0], args[1:]...)
-		},
+		}),
 	}
 }
