@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/unshare"
@@ -34,6 +35,9 @@ type Store struct {
 	// Rootless is true when running as an unprivileged user in a user
 	// namespace.
 	Rootless bool
+	// staleOnce removes what killed kilns left in this store, before its first work directory.
+	staleOnce sync.Once
+	staleErr  error
 }
 
 // Open opens (creating if needed) the store selected by opts.

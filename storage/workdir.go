@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 )
 
 // Work directories are the cheap alternative to work layers: kiln mounts kernel overlay itself
@@ -35,19 +34,16 @@ func (st *Store) workDirBase() string {
 	return filepath.Join(st.GraphRoot(), "kiln-work")
 }
 
-var staleOnce sync.Once
-
 // NewWorkDir creates an empty work directory for one step. The caller removes it.
 func (st *Store) NewWorkDir() (string, error) {
 	base := st.workDirBase()
-	var staleErr error
-	staleOnce.Do(func() {
+	st.staleOnce.Do(func() {
 		// A killed kiln leaves work directories and layers behind: the next one removes them.
 		_, err := st.RemoveStaleWorkLayers()
-		staleErr = errors.Join(err, removeStaleWorkDirs(base))
+		st.staleErr = errors.Join(err, removeStaleWorkDirs(base))
 	})
-	if staleErr != nil {
-		return "", staleErr
+	if st.staleErr != nil {
+		return "", st.staleErr
 	}
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return "", fmt.Errorf("creating work directory: %w", err)
