@@ -122,7 +122,7 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 			return "", err
 		}
 	}
-	id, err = b.putUpper(ctx, parent, w.upper)
+	id, err = b.putUpper(ctx, parent, w.upper, w.adoptable)
 	t.mark("diff")
 	return id, err
 }
@@ -131,8 +131,8 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 // store keeps layers as overlay directories the upper directory is moved in
 // as it is, read once for its digest; elsewhere, or when moving fails, its
 // tar is unpacked.
-func (b *Builder) putUpper(ctx context.Context, parent, upper string) (string, error) {
-	if b.store.CanAdoptUpper() {
+func (b *Builder) putUpper(ctx context.Context, parent, upper string, adoptable bool) (string, error) {
+	if adoptable && b.store.CanAdoptUpper() {
 		tr := overlay.DigestStream(ctx, upper, overlay.DiffOptions{SourceDateEpoch: b.opts.Timestamp})
 		l, err := b.store.PutUpper(ctx, parent, upper, tr)
 		tr.CloseWithError(errors.New("layer store stopped reading"))

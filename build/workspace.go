@@ -18,6 +18,9 @@ import (
 // unmount.
 type work struct {
 	root, upper string
+	// adoptable says upper is on the store's layer mount, so that it can move into the store as
+	// a layer; otherwise its tar is unpacked there.
+	adoptable bool
 	// lowers are the layer directories under kiln's own mount in a
 	// single-id user namespace, where what a non-root step creates needs its
 	// owner recorded (nil otherwise).
@@ -52,7 +55,7 @@ func (b *Builder) mountWork(parent string) (*work, error) {
 	if err != nil {
 		return nil, errors.Join(ownErr, err)
 	}
-	return &work{root: w.Merged, upper: w.Upper,
+	return &work{root: w.Merged, upper: w.Upper, adoptable: w.Upper != "",
 		diff:    func() (io.ReadCloser, error) { return b.store.DiffWork(w) },
 		unmount: func() error { return b.store.UnmountWorkLayer(w) },
 		remove:  func() error { return b.store.ReleaseWorkLayer(w) }}, nil
@@ -97,7 +100,7 @@ func (b *Builder) ownWork(parent string) (*work, error) {
 		mounted = false
 		return overlay.Unmount(m.Target)
 	}
-	w := &work{root: m.Target, upper: m.Upper, unmount: unmount,
+	w := &work{root: m.Target, upper: m.Upper, adoptable: b.store.OwnWorkPreferred(), unmount: unmount,
 		remove: func() error { return errors.Join(unmount(), os.RemoveAll(dir)) }}
 	if !b.store.CanMountWork() {
 		w.lowers = lowers
