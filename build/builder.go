@@ -36,6 +36,8 @@ type Builder struct {
 	etcMu sync.Mutex
 	// cleanups run when the build ends, however it ends.
 	cleanups []func()
+	// spareWork are work directories of finished steps, for the next ones.
+	spareWork []string
 	// mu guards the fields above that concurrent stages share.
 	mu sync.Mutex
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -136,21 +135,11 @@ func (r *blobRecord) update(add, drop []blobEntry) error {
 
 // lock takes the writers' lock of the record.
 func (r *blobRecord) lock() (func(), error) {
-	f, err := os.OpenFile(r.path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, err := flock(r.path+".lock", true)
 	if err != nil {
-		return nil, fmt.Errorf("opening lock of blob record %s: %w", r.path, err)
+		return nil, fmt.Errorf("blob record: %w", err)
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking blob record %s: %w", r.path, err)
-	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
 // write replaces the record file with entries, through a temporary file

@@ -27,6 +27,16 @@ import (
 // filled, the layer carries a work-layer name: a kiln killed in between leaves a layer the next
 // kiln removes as stale, and no other kiln takes a half-filled layer for a finished one.
 
+// Layers made from a step's upper directory take a shorter way, containers/storage's own create
+// path for a staged directory (ApplyStagedLayer on an id not taken yet): the layer is created,
+// filled by moving the directory in and marked complete under one hold of the store's lock, and a
+// kiln killed in between leaves a layer flagged incomplete, which the store itself removes. That
+// is one write of the store's layer list less per step than creating and naming, and no staging
+// of ours the store could remove. Its one hazard is an id already taken: then ApplyStagedLayer
+// replaces the existing layer's contents. Every kiln that creates a layer holds createLockFile
+// while it looks the id up and creates it, so no other kiln takes the id in between.
+const createLockFile = "kiln-layer-create.lock"
+
 // staleWait bounds how long a kiln waits for another live kiln to finish filling a layer it needs.
 const staleWait = 2 * time.Minute
 
@@ -38,7 +48,7 @@ func (st *Store) putLayerAs(ctx context.Context, id, parent string, diffID diges
 	deadline := time.Now().Add(staleWait)
 	for {
 		name := workLayerName()
-		l, err := st.s.CreateLayer(id, parent, []string{name}, "", false, nil)
+		l, err := st.createLayer(id, parent, name)
 		if err == nil {
 			if err := fill(l.ID); err != nil {
 				return nil, false, errors.Join(err, st.deleteLayer(l.ID))
@@ -76,6 +86,17 @@ func (st *Store) putLayerAs(ctx context.Context, id, parent string, diffID diges
 			}
 		}
 	}
+}
+
+// createLayer creates an empty layer with the chain id id and the work name name, under the
+// create lock (see createLockFile).
+func (st *Store) createLayer(id, parent, name string) (*cstorage.Layer, error) {
+	unlock, err := flock(filepath.Join(st.GraphRoot(), createLockFile), true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return st.s.CreateLayer(id, parent, []string{name}, "", false, nil)
 }
 
 func hasWorkName(names []string) bool {
@@ -135,11 +156,14 @@ func (st *Store) PutLayer(ctx context.Context, parent string, diff io.Reader) (*
 // afterwards when PutUpper succeeds; when it fails, upper is still there
 // unless the error says it was moved.
 func (st *Store) PutUpper(ctx context.Context, parent, upper string, tarStream io.Reader) (*Layer, error) {
-	ts, err := os.CreateTemp(st.RunRoot(), "kiln-tar-split-")
+	// In memory, not in the run root: a file created and deleted on every step costs the
+	// file system more than the few kilobytes it holds (on ext4 without a journal every
+	// inode freed in the last minute slows the next file creation down).
+	fd, err := unix.MemfdCreate("kiln-tar-split", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("creating tar-split file: %w", err)
 	}
-	defer os.Remove(ts.Name())
+	ts := os.NewFile(uintptr(fd), "kiln-tar-split")
 	defer ts.Close()
 	diffID, size, err := tarSplit(tarStream, ts)
 	if err != nil {
@@ -148,23 +172,59 @@ func (st *Store) PutUpper(ctx context.Context, parent, upper string, tarStream i
 	// The layer gets the chain id containers/image expects for this diff on
 	// this parent: committing an image then reuses the layer as it is, where
 	// any other id makes the commit copy the whole layer.
-	l, filled, err := st.putLayerAs(ctx, chainID(parent, diffID), parent, diffID, size, func(id string) error {
-		out := drivers.DriverWithDifferOutput{Target: upper, Size: size, UncompressedDigest: diffID, TarSplit: ts}
-		// The layer exists, so the store moves upper into it under its lock.
-		_, err := st.s.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{ID: id, ParentLayer: parent,
-			DiffOutput: &out, DiffOptions: &drivers.ApplyDiffWithDifferOpts{}})
-		return err
-	})
+	id := chainID(parent, diffID)
+	l, err := st.createFromUpper(ctx, id, parent, upper, &drivers.DriverWithDifferOutput{
+		Target: upper, Size: size, UncompressedDigest: diffID, TarSplit: ts})
 	if err != nil {
 		return nil, fmt.Errorf("storing layer on %s from %s: %w", parent, upper, err)
 	}
-	if !filled {
-		// The same change on the same parent is stored already.
-		if err := os.RemoveAll(upper); err != nil {
-			return nil, fmt.Errorf("removing %s: %w", upper, err)
-		}
-	}
 	return l, nil
+}
+
+// createFromUpper creates layer id from the staged directory out.Target, or returns the layer
+// when it exists already (and removes the directory).
+func (st *Store) createFromUpper(ctx context.Context, id, parent, upper string, out *drivers.DriverWithDifferOutput) (*Layer, error) {
+	unlock, err := flock(filepath.Join(st.GraphRoot(), createLockFile), true)
+	if err != nil {
+		return nil, err
+	}
+	l, err := st.s.Layer(id)
+	switch {
+	case err == nil && hasWorkName(l.Names):
+		// Another kiln is still filling it through PutLayer: wait for that
+		// as PutLayer does, or remove it when that kiln is gone.
+		unlock()
+		existing, filled, err := st.putLayerAs(ctx, id, parent, out.UncompressedDigest, out.Size, func(id string) error {
+			_, err := st.s.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{ID: id, ParentLayer: parent,
+				DiffOutput: out, DiffOptions: &drivers.ApplyDiffWithDifferOpts{}})
+			return err
+		})
+		if err != nil || filled {
+			return existing, err
+		}
+		return existing, removeUpper(upper)
+	case err == nil:
+		unlock()
+		// The same change on the same parent is stored already.
+		return toLayer(l), removeUpper(upper)
+	case !errors.Is(err, cstorage.ErrLayerUnknown):
+		unlock()
+		return nil, err
+	}
+	defer unlock()
+	created, err := st.s.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{ID: id, ParentLayer: parent,
+		DiffOutput: out, DiffOptions: &drivers.ApplyDiffWithDifferOpts{}})
+	if err != nil {
+		return nil, err
+	}
+	return &Layer{ID: created.ID, Parent: parent, DiffID: out.UncompressedDigest, Size: out.Size}, nil
+}
+
+func removeUpper(upper string) error {
+	if err := os.RemoveAll(upper); err != nil {
+		return fmt.Errorf("removing %s: %w", upper, err)
+	}
+	return nil
 }
 
 // checkLayerTar reads a layer tar to its end and refuses entries the store would write somewhere
