@@ -23,6 +23,9 @@ import (
 type buildContext struct {
 	dir     string
 	matcher *patternmatcher.PatternMatcher
+	// matchMu serializes matching: patterns compile on first use, and stages and a COPY's
+	// hashing and copying match from several goroutines.
+	matchMu sync.Mutex
 	// sums remembers the digests of the context's files across builds.
 	sums *statCache
 }
@@ -71,7 +74,9 @@ func (c *buildContext) ignored(rel string) (bool, error) {
 	if c.matcher == nil || rel == "." {
 		return false, nil
 	}
+	c.matchMu.Lock()
 	ok, err := c.matcher.MatchesOrParentMatches(rel)
+	c.matchMu.Unlock()
 	if err != nil {
 		return false, fmt.Errorf("matching %s against the ignore file: %w", rel, err)
 	}

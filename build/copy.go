@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	digest "github.com/opencontainers/go-digest"
 
 	"github.com/kiln-build/kiln/exec"
 )
@@ -50,29 +51,51 @@ func (b *Builder) copy(ctx context.Context, s *stage, c copySpec) error {
 	if len(items)+len(c.src.SourceContents) > 1 && !strings.HasSuffix(dest, "/") && !c.parents {
 		return fmt.Errorf("when using COPY with more than one source file, the destination must be a directory and end with a /")
 	}
-	h := sha256.New()
-	var sums *statCache
-	if c.from == "" {
-		sums = b.bctx.sums
+	parentKey := s.key
+	hashKey := func() (digest.Digest, error) {
+		h := sha256.New()
+		var sums *statCache
+		if c.from == "" {
+			sums = b.bctx.sums
+		}
+		if err := hashItems(h, items, ignored, ex, sums); err != nil {
+			return "", err
+		}
+		for _, sc := range c.src.SourceContents {
+			fmt.Fprintf(h, "heredoc %s\x00%s\x00", sc.Path, sc.Data)
+		}
+		parts := []string{fmt.Sprintf("%x", h.Sum(nil)), fromKey, dest, c.chown, c.chmod,
+			strconv.FormatBool(c.add), timestampKey(b.opts.Timestamp)}
+		if len(c.excludes) > 0 || c.parents || c.keepGitDir {
+			parts = append(parts, "exclude="+strings.Join(c.excludes, "\x00"), "parents="+strconv.FormatBool(c.parents),
+				"keep-git-dir="+strconv.FormatBool(c.keepGitDir))
+		}
+		return stepKey(parentKey, append([]string{"COPY"}, parts...)...), nil
 	}
-	if err := hashItems(h, items, ignored, ex, sums); err != nil {
-		return err
+	keyFn := hashKey
+	if b.opts.NoCache {
+		// Nothing is looked up, so the sources are hashed for the key on the other core while
+		// they are copied, instead of read twice one after the other.
+		type keyed struct {
+			key digest.Digest
+			err error
+		}
+		ch := make(chan keyed, 1)
+		go func() {
+			k, err := hashKey()
+			ch <- keyed{k, err}
+		}()
+		keyFn = func() (digest.Digest, error) {
+			r := <-ch
+			return r.key, r.err
+		}
 	}
-	for _, sc := range c.src.SourceContents {
-		fmt.Fprintf(h, "heredoc %s\x00%s\x00", sc.Path, sc.Data)
-	}
-	parts := []string{fmt.Sprintf("%x", h.Sum(nil)), fromKey, dest, c.chown, c.chmod,
-		strconv.FormatBool(c.add), timestampKey(b.opts.Timestamp)}
-	if len(c.excludes) > 0 || c.parents || c.keepGitDir {
-		parts = append(parts, "exclude="+strings.Join(c.excludes, "\x00"), "parents="+strconv.FormatBool(c.parents),
-			"keep-git-dir="+strconv.FormatBool(c.keepGitDir))
-	}
-	key := stepKey(s.key, append([]string{"COPY"}, parts...)...)
-	return b.layerStep(ctx, s, c.cmd, key, func(w *workspace) error {
+	return b.layerStepKeyed(ctx, s, c.cmd, keyFn, func(w *workspace) error {
 		cp, err := b.newCopier(w.root, srcRoot, c)
 		if err != nil {
 			return err
 		}
+		cp.upper = w.upper
 		cp.exclude = ex
 		for _, it := range items {
 			cp.remote = it.remote
@@ -155,6 +178,11 @@ type copier struct {
 	forceOwner bool
 	// exclude leaves out COPY --exclude matches, relative to each source.
 	exclude *excluder
+	// dirs are the destination's directories known to be real ones, by image path: see resolveDir.
+	dirs map[string]knownDir
+	// upper is the overlay upper directory of root, when new directories' contents may be
+	// written straight into it.
+	upper string
 }
 
 func (b *Builder) newCopier(root, srcRoot string, c copySpec) (*copier, error) {

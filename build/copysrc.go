@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
@@ -30,6 +31,7 @@ type copyItem struct {
 // paths relative to a source.
 type excluder struct {
 	pm *patternmatcher.PatternMatcher
+	mu sync.Mutex // as buildContext.matchMu
 }
 
 func newExcluder(patterns []string) (*excluder, error) {
@@ -49,7 +51,9 @@ func (e *excluder) excluded(rel string) (bool, error) {
 	if e == nil || rel == "." || rel == "" {
 		return false, nil
 	}
+	e.mu.Lock()
 	ok, err := e.pm.MatchesOrParentMatches(rel)
+	e.mu.Unlock()
 	if err != nil {
 		return false, fmt.Errorf("matching %s against --exclude: %w", rel, err)
 	}

@@ -18,6 +18,9 @@ import (
 // workspace is the mounted root a layer step changes.
 type workspace struct {
 	root string
+	// upper, when set, is the overlay upper directory under root that a step may write new
+	// directories' contents into directly (see copier.resolveDir).
+	upper string
 	// owner, set by a step that ran as a non-root user, owns what the step
 	// created; see recordNewOwners.
 	owner *exec.User
@@ -27,8 +30,20 @@ type workspace struct {
 // for key when there is one, and otherwise runs change over a work layer
 // and stores what changed as a new layer.
 func (b *Builder) layerStep(ctx context.Context, s *stage, cmd instructions.Command, key digest.Digest, change func(*workspace) error) error {
+	return b.layerStepKeyed(ctx, s, cmd, func() (digest.Digest, error) { return key, nil }, change)
+}
+
+// layerStepKeyed is layerStep with the key computed by keyFn, which is called exactly once: before
+// the step when the cache is consulted, after it with --no-cache, where the key is only recorded
+// and may be computed while the step runs.
+func (b *Builder) layerStepKeyed(ctx context.Context, s *stage, cmd instructions.Command, keyFn func() (digest.Digest, error), change func(*workspace) error) error {
 	t := newTimer()
+	var key digest.Digest
 	if !b.opts.NoCache {
+		var err error
+		if key, err = keyFn(); err != nil {
+			return err
+		}
 		e, err := b.cache.get(key)
 		if err != nil {
 			return err
@@ -41,6 +56,10 @@ func (b *Builder) layerStep(ctx context.Context, s *stage, cmd instructions.Comm
 	}
 	t.mark("cache")
 	layer, err := b.snapshot(ctx, s.top, change, t)
+	if b.opts.NoCache {
+		k, kerr := keyFn()
+		key, err = k, errors.Join(err, kerr)
+	}
 	if err != nil {
 		return err
 	}
@@ -94,6 +113,9 @@ func (b *Builder) snapshot(ctx context.Context, parent string, change func(*work
 		t.mark("release")
 	}()
 	ws := &workspace{root: w.root}
+	if w.direct {
+		ws.upper = w.upper
+	}
 	if err := change(ws); err != nil {
 		return "", err
 	}

@@ -16,16 +16,66 @@ import (
 // a file's real owner and mode from when the namespace cannot hold them.
 const overrideStat = "user.containers.override_stat"
 
+// node is a file the owner helpers change: an open file, or a path whose last component is not
+// followed (a symlink is changed itself). A copy changes what it just created through its
+// descriptor: one path lookup through the overlay mount instead of four.
+type node struct {
+	f    *os.File
+	path string
+}
+
+func (n node) chown(uid, gid int) error {
+	if n.f != nil {
+		return unix.Fchown(int(n.f.Fd()), uid, gid)
+	}
+	return unix.Lchown(n.path, uid, gid)
+}
+
+func (n node) chmod(mode os.FileMode) error {
+	if n.f != nil {
+		return n.f.Chmod(mode)
+	}
+	return os.Chmod(n.path, mode)
+}
+
+func (n node) stat(st *unix.Stat_t) error {
+	if n.f != nil {
+		return unix.Fstat(int(n.f.Fd()), st)
+	}
+	return unix.Lstat(n.path, st)
+}
+
+func (n node) getxattr(name string, buf []byte) (int, error) {
+	if n.f != nil {
+		return unix.Fgetxattr(int(n.f.Fd()), name, buf)
+	}
+	return unix.Lgetxattr(n.path, name, buf)
+}
+
+func (n node) setxattr(name string, val []byte) error {
+	if n.f != nil {
+		return unix.Fsetxattr(int(n.f.Fd()), name, val, 0)
+	}
+	return unix.Lsetxattr(n.path, name, val, 0)
+}
+
 // lchown gives p an owner. In a single-id user namespace ids other than the
 // mapped one cannot be set (EINVAL); the owner is then recorded in the
 // override_stat xattr, which becomes the owner in the layer's tar headers.
 func lchown(p string, uid, gid int) error {
-	err := os.Lchown(p, uid, gid)
+	if err := setOwner(node{path: p}, uid, gid); err != nil {
+		return &os.PathError{Op: "lchown", Path: p, Err: err}
+	}
+	return nil
+}
+
+func setOwner(n node, uid, gid int) error {
+	err := n.chown(uid, gid)
 	if err == nil || !errors.Is(err, unix.EINVAL) {
 		return err
 	}
 	var st unix.Stat_t
-	if serr := unix.Lstat(p, &st); serr != nil {
+	if serr := n.stat(&st); serr != nil {
 		return fmt.Errorf("%w (and reading it: %w)", err, serr)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
@@ -33,7 +83,7 @@ func lchown(p string, uid, gid int) error {
 		return nil
 	}
 	val := fmt.Sprintf("%d:%d:%04o", uid, gid, st.Mode&0o7777)
-	if xerr := unix.Lsetxattr(p, overrideStat, []byte(val), 0); xerr != nil {
+	if xerr := n.setxattr(overrideStat, []byte(val)); xerr != nil {
 		return fmt.Errorf("%w (and recording it in %s: %w)", err, overrideStat, xerr)
 	}
 	return nil
@@ -41,18 +91,20 @@ func lchown(p string, uid, gid int) error {
 
 // chmodKeepingOwner changes p's mode and, when the owner lives in the
 // override_stat xattr, the mode recorded there too.
-func chmodKeepingOwner(p string, mode os.FileMode) error {
-	if err := os.Chmod(p, mode); err != nil {
+func chmodKeepingOwner(p string, mode os.FileMode) error { return setMode(node{path: p}, mode) }
+
+func setMode(n node, mode os.FileMode) error {
+	if err := n.chmod(mode); err != nil {
 		return err
 	}
 	buf := make([]byte, 64)
-	n, err := unix.Lgetxattr(p, overrideStat, buf)
+	sz, err := n.getxattr(overrideStat, buf)
 	if err != nil {
 		return nil
 	}
 	var uid, gid int
 	var old uint32
-	if _, err := fmt.Sscanf(string(buf[:n]), "%d:%d:%o", &uid, &gid, &old); err != nil {
+	if _, err := fmt.Sscanf(string(buf[:sz]), "%d:%d:%o", &uid, &gid, &old); err != nil {
 		return nil
 	}
 	perm := uint32(mode.Perm())
@@ -66,7 +118,7 @@ func chmodKeepingOwner(p string, mode os.FileMode) error {
 		perm |= unix.S_ISVTX
 	}
 	val := fmt.Sprintf("%d:%d:%04o", uid, gid, perm)
-	return unix.Lsetxattr(p, overrideStat, []byte(val), 0)
+	return n.setxattr(overrideStat, []byte(val))
 }
 
 // sourceMode is the mode a copied file really has: the one recorded in

@@ -21,6 +21,9 @@ type work struct {
 	// adoptable says upper is on the store's layer mount, so that it can move into the store as
 	// a layer; otherwise its tar is unpacked there.
 	adoptable bool
+	// direct says root is kiln's own kernel overlay mount of upper, whose new directories' contents
+	// a COPY may write straight into upper.
+	direct bool
 	// lowers are the layer directories under kiln's own mount in a
 	// single-id user namespace, where what a non-root step creates needs its
 	// owner recorded (nil otherwise).
@@ -109,7 +112,7 @@ func (b *Builder) ownWork(parent string) (*work, error) {
 		}
 		return os.RemoveAll(dir)
 	}
-	w := &work{root: m.Target, upper: m.Upper, adoptable: b.store.OwnWorkPreferred(), unmount: unmount, remove: remove}
+	w := &work{root: m.Target, upper: m.Upper, adoptable: b.store.OwnWorkPreferred(), direct: true, unmount: unmount, remove: remove}
 	if !b.store.CanMountWork() {
 		w.lowers = lowers
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // imageFiles lists an image's filesystem as listing does.
@@ -124,5 +125,62 @@ func TestE2EBuildAddGit(t *testing.T) {
 	bad := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nADD " + url + "#nope /x/\n"})
 	if r := kiln(t, "build", bad); r.code == 0 || !strings.Contains(r.stderr, "cloning") || !strings.Contains(r.stderr, "Dockerfile:2") {
 		t.Errorf("missing ref: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestE2EBuildCopyTrees copies one tree to a new directory, a new directory inside an image
+// directory, an existing directory, a new directory behind an image symlink, and with --chown and
+// --chmod. The contents of directories a COPY makes go straight into the overlay's upper
+// directory, the others through the mount: both must give the same files, owners, modes, times.
+func TestE2EBuildCopyTrees(t *testing.T) {
+	e2eTest(t)
+	baseImage(t)
+	dir := buildDir(t, map[string]string{
+		"Dockerfile": "FROM busybox\n" +
+			"RUN mkdir -p /opt/real /keep && ln -s /opt/real /lnk && echo old > /keep/old.txt\n" +
+			"COPY tree /new/\n" +
+			"COPY tree /etc/newdir/\n" +
+			"COPY tree /keep/\n" +
+			"COPY tree /lnk/sub/\n" +
+			"COPY --chown=1000:1000 --chmod=640 tree /owned/\n" +
+			"COPY tree/a/f1 /new/a/again\n",
+		"tree/a/f1": "f1\n", "tree/a/b/f2": "f2\n", "tree/c": "c\n",
+	})
+	tree := filepath.Join(dir, "tree")
+	if err := os.Symlink("f1", filepath.Join(tree, "a", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(tree, "c"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stamp := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(tree, "a", "f1"), stamp, stamp); err != nil {
+		t.Fatal(err)
+	}
+	mustKiln(t, "build", "-t", "e2e-copy-trees", dir)
+	validateImage(t, e2e.store, "e2e-copy-trees")
+	files := imageFiles(t, e2e.store, "e2e-copy-trees")
+	want := map[string]string{"keep/old.txt": "0 -rw-r--r-- 0:0 4 ", "lnk": "2 Lrwxrwxrwx 0:0 0 /opt/real",
+		"new/a/again": "0 -rw-r--r-- 0:0 3 "}
+	for _, d := range []string{"new", "etc/newdir", "keep", "opt/real/sub"} {
+		want[d+"/a"] = "5 drwxr-xr-x 0:0 0 "
+		want[d+"/a/b"] = "5 drwxr-xr-x 0:0 0 "
+		want[d+"/a/f1"] = "0 -rw-r--r-- 0:0 3 "
+		want[d+"/a/b/f2"] = "0 -rw-r--r-- 0:0 3 "
+		want[d+"/a/link"] = "2 Lrwxrwxrwx 0:0 0 f1"
+		want[d+"/c"] = "0 -rwxr-xr-x 0:0 2 "
+	}
+	want["owned/a/f1"] = "0 -rw-r----- 1000:1000 3 "
+	want["owned/a/b/f2"] = "0 -rw-r----- 1000:1000 3 "
+	want["owned/c"] = "0 -rw-r----- 1000:1000 2 "
+	for name, w := range want {
+		if got := files[name]; got != w {
+			t.Errorf("/%s: %q, want %q", name, got, w)
+		}
+	}
+	out := mustKiln(t, "run", "--rm", "e2e-copy-trees", "sh", "-c",
+		"cat /new/a/f1 /etc/newdir/a/b/f2 /keep/c /opt/real/sub/a/link /owned/a/b/f2 /new/a/again; stat -c %Y /new/a/f1 /etc/newdir/a/f1 /keep/a/f1").stdout
+	if want := "f1\nf2\nc\nf1\nf2\nf1\n978307200\n978307200\n978307200\n"; out != want {
+		t.Errorf("files in the image:\n%s\nwant:\n%s", out, want)
 	}
 }
