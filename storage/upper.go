@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 
@@ -37,7 +38,10 @@ func chainID(parent string, diffID digest.Digest) string {
 // digest; any other is hashed from what tar-split passes through, in this
 // goroutine. Either way the two hashes of a big layer run side by side.
 func tarSplit(r io.Reader, w io.Writer) (digest.Digest, int64, error) {
-	its, err := asm.NewInputTarStream(r, tsstorage.NewJSONPacker(w), nil)
+	// The packer writes two JSON lines for every file: unbuffered, a big layer's metadata
+	// cost tens of thousands of write calls.
+	bw := bufio.NewWriterSize(w, 256<<10)
+	its, err := asm.NewInputTarStream(r, tsstorage.NewJSONPacker(bw), nil)
 	if err != nil {
 		return "", 0, fmt.Errorf("reading layer tar: %w", err)
 	}
@@ -50,6 +54,9 @@ func tarSplit(r io.Reader, w io.Writer) (digest.Digest, int64, error) {
 	// A large buffer: fewer handoffs between the goroutines.
 	if _, err := io.CopyBuffer(counter, its, make([]byte, 1<<20)); err != nil {
 		return "", 0, fmt.Errorf("reading layer tar: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return "", 0, fmt.Errorf("writing tar-split metadata: %w", err)
 	}
 	if !ok {
 		return dg.Digest(), counter.n, nil
