@@ -101,3 +101,38 @@ func BenchmarkHashTree(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCopyTree measures COPY's file copying alone (no overlay mount, no layer): 2,000 files
+// of 4 KiB in 20 directories into a new directory of a root, page cache warm. Each iteration
+// copies into a fresh root; creating the roots is not timed.
+func BenchmarkCopyTree(b *testing.B) {
+	src := b.TempDir()
+	data := make([]byte, 4<<10)
+	for d := range 20 {
+		dir := filepath.Join(src, "tree", fmt.Sprintf("d%02d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for f := range 100 {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", f)), data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	roots := b.TempDir()
+	b.SetBytes(2000 * int64(len(data)))
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		root := filepath.Join(roots, fmt.Sprint(i))
+		if err := os.Mkdir(root, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		cp := &copier{root: root, srcRoot: src}
+		b.StartTimer()
+		if err := cp.copySource(filepath.Join(src, "tree"), "/tree/", true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -48,11 +48,15 @@ func initSandbox(fdStr string) error {
 		return fmt.Errorf("bad spec fd %q", fdStr)
 	}
 	f := os.NewFile(uintptr(fd), "spec")
-	var spec specs.Spec
-	if err := json.NewDecoder(f).Decode(&spec); err != nil {
+	var payload initPayload
+	if err := json.NewDecoder(f).Decode(&payload); err != nil {
 		return fmt.Errorf("reading spec: %w", err)
 	}
 	f.Close()
+	if payload.Spec == nil || payload.Spec.Root == nil || payload.Spec.Process == nil {
+		return fmt.Errorf("reading spec: no root or process")
+	}
+	spec := *payload.Spec
 	os.Unsetenv(initEnv)
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
@@ -76,12 +80,10 @@ func initSandbox(fdStr string) error {
 	if err := pivot(root, spec.Root.Readonly); err != nil {
 		return err
 	}
-	var sc *specs.LinuxSeccomp
 	if spec.Linux != nil {
 		if err := maskPaths(spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths); err != nil {
 			return err
 		}
-		sc = spec.Linux.Seccomp
 	}
 	reaper := wantReaper()
 	tty, err := setupTerminal(spec.Process)
@@ -92,7 +94,7 @@ func initSandbox(fdStr string) error {
 	if err := dropBounding(spec.Process.Capabilities); err != nil {
 		return err
 	}
-	return execProcess(spec.Process, sc, reaper, tty)
+	return execProcess(spec.Process, payload.Seccomp, reaper, tty)
 }
 
 func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
@@ -162,7 +164,7 @@ func maskPaths(masked, readonly []string) error {
 // seccomp filter sc and replaces the init with the command, or with reaper
 // starts the command as its child and reaps (forkReaper); tty says that
 // the init has a controlling terminal.
-func execProcess(p *specs.Process, sc *specs.LinuxSeccomp, reaper, tty bool) error {
+func execProcess(p *specs.Process, sc *seccompFilter, reaper, tty bool) error {
 	notifySock := notifySocket()
 	if err := setUser(p.User); err != nil {
 		return err
@@ -194,7 +196,7 @@ func execProcess(p *specs.Process, sc *specs.LinuxSeccomp, reaper, tty bool) err
 		return err
 	}
 	// Last: from here on the filter applies to the init too.
-	if err := loadSeccomp(sc, notifySock); err != nil {
+	if err := sc.load(notifySock); err != nil {
 		return err
 	}
 	if reaper {

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"slices"
@@ -104,29 +105,63 @@ func hasNotify(sc *specs.LinuxSeccomp) bool {
 // seccomp listener to Sandbox.Run.
 const notifyEnv = "_KILN_SANDBOX_NOTIFY"
 
-// loadSeccomp installs the spec's filter on the calling thread, the last
-// thing before exec (no_new_privs must be set). With notify rules it sends
-// the listener fd over the socket sock and closes it.
-func loadSeccomp(sc *specs.LinuxSeccomp, sock int) error {
+// seccompFilter is a step's filter as the init receives it: compiled by kiln, where the profile
+// is at hand already, rather than decoded and compiled again in every step's init (a millisecond
+// of a trivial RUN step).
+type seccompFilter struct {
+	// Program is the classic BPF program, sock_filter structs in host byte order.
+	Program []byte `json:"program"`
+	// Notify says the program returns SECCOMP_RET_USER_NOTIF for some calls: the init sends the
+	// listener to kiln.
+	Notify bool `json:"notify,omitempty"`
+}
+
+// newSeccompFilter compiles sc for the init.
+func newSeccompFilter(sc *specs.LinuxSeccomp) (*seccompFilter, error) {
 	if sc == nil {
-		return nil
+		return nil, nil
 	}
 	prog, err := compileSeccomp(sc)
 	if err != nil {
-		return fmt.Errorf("compiling seccomp profile: %w", err)
+		return nil, fmt.Errorf("compiling seccomp profile: %w", err)
 	}
-	notify := hasNotify(sc)
-	if notify && sock < 0 {
-		// A runner that serves no listener (Sandbox.Start) gets the
-		// profile alone.
-		stripped := *sc
-		stripped.Syscalls = slices.DeleteFunc(slices.Clone(sc.Syscalls), func(r specs.LinuxSyscall) bool {
-			return r.Action == specs.ActNotify
-		})
-		return loadSeccomp(&stripped, sock)
+	b := make([]byte, 0, 8*len(prog))
+	for _, in := range prog {
+		b = binary.NativeEndian.AppendUint16(b, in.Code)
+		b = append(b, in.Jt, in.Jf)
+		b = binary.NativeEndian.AppendUint32(b, in.K)
+	}
+	return &seccompFilter{Program: b, Notify: hasNotify(sc)}, nil
+}
+
+// instructions decodes Program.
+func (f *seccompFilter) instructions() ([]unix.SockFilter, error) {
+	if len(f.Program) == 0 || len(f.Program)%8 != 0 || len(f.Program)/8 > maxProgram {
+		return nil, fmt.Errorf("loading seccomp filter: bad program of %d bytes", len(f.Program))
+	}
+	prog := make([]unix.SockFilter, len(f.Program)/8)
+	for i := range prog {
+		b := f.Program[8*i:]
+		prog[i] = unix.SockFilter{Code: binary.NativeEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:])}
+	}
+	return prog, nil
+}
+
+// load installs the filter on the calling thread, the last thing before exec (no_new_privs must
+// be set). With notify rules it sends the listener fd over the socket sock and closes it.
+func (f *seccompFilter) load(sock int) error {
+	if f == nil {
+		return nil
+	}
+	if f.Notify && sock < 0 {
+		return fmt.Errorf("loading seccomp filter: notify rules and no listener socket")
+	}
+	prog, err := f.instructions()
+	if err != nil {
+		return err
 	}
 	var flags uintptr
-	if notify {
+	if f.Notify {
 		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
@@ -134,7 +169,7 @@ func loadSeccomp(sc *specs.LinuxSeccomp, sock int) error {
 	if errno != 0 {
 		return fmt.Errorf("loading seccomp filter: %w", errno)
 	}
-	if !notify {
+	if !f.Notify {
 		return nil
 	}
 	err = unix.Sendmsg(sock, []byte{0}, unix.UnixRights(int(fd)), nil, 0)

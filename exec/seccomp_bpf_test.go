@@ -2,7 +2,9 @@ package exec
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -240,5 +242,45 @@ func TestSeccompBadProfiles(t *testing.T) {
 	ok := `{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{"names":["read","no_such_call"],"action":"SCMP_ACT_ALLOW"}]}`
 	if err := (Security{SeccompProfile: []byte(ok)}).Validate(); err != nil {
 		t.Errorf("valid profile: %v", err)
+	}
+}
+
+// TestSeccompFilterPayload checks that the filter kiln compiles reaches the init unchanged
+// through the JSON payload, notify flag included.
+func TestSeccompFilterPayload(t *testing.T) {
+	for _, singleID := range []bool{false, true} {
+		sc, err := Security{}.seccompSection(defaultSpec(), singleID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := compileSeccomp(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := defaultSpec()
+		spec.Root = &specs.Root{Path: "/"}
+		spec.Process.Args = []string{"true"}
+		spec.Linux = &specs.Linux{Seccomp: sc}
+		data, err := newPayload(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p initPayload
+		if err := json.Unmarshal(data, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Spec.Linux == nil || p.Spec.Linux.Seccomp != nil || spec.Linux.Seccomp != sc {
+			t.Fatalf("single-id %v: the payload's spec should have no seccomp section, and the caller's keep its own", singleID)
+		}
+		got, err := p.Seccomp.instructions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) || p.Seccomp.Notify != singleID {
+			t.Fatalf("single-id %v: %d instructions, notify %v; want %d, notify %v", singleID, len(got), p.Seccomp.Notify, len(want), singleID)
+		}
+	}
+	if _, err := (&seccompFilter{Program: make([]byte, 12)}).instructions(); err == nil {
+		t.Fatal("a program of 12 bytes decoded")
 	}
 }

@@ -56,9 +56,9 @@ func (Sandbox) Start(spec *specs.Spec, stdio Stdio, opts StartOptions) (*Process
 	if spec.Process == nil || spec.Root == nil || len(spec.Process.Args) == 0 {
 		return nil, fmt.Errorf("sandbox spec needs a process and a root")
 	}
-	payload, err := json.Marshal(spec)
+	payload, err := newPayload(spec)
 	if err != nil {
-		return nil, fmt.Errorf("encoding sandbox spec: %w", err)
+		return nil, err
 	}
 	attr, err := sysProcAttr(spec)
 	if err != nil {
@@ -95,6 +95,33 @@ func (Sandbox) Start(spec *specs.Spec, stdio Stdio, opts StartOptions) (*Process
 		return nil, errors.Join(err, kill(p))
 	}
 	return p, nil
+}
+
+// initPayload is what the init reads from its spec pipe: the spec without its seccomp section,
+// and the filter compiled from that section.
+type initPayload struct {
+	Spec    *specs.Spec    `json:"spec"`
+	Seccomp *seccompFilter `json:"seccomp,omitempty"`
+}
+
+func newPayload(spec *specs.Spec) ([]byte, error) {
+	p := initPayload{Spec: spec}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		f, err := newSeccompFilter(spec.Linux.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		linux := *spec.Linux
+		linux.Seccomp = nil
+		stripped := *spec
+		stripped.Linux = &linux
+		p = initPayload{Spec: &stripped, Seccomp: f}
+	}
+	payload, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encoding sandbox spec: %w", err)
+	}
+	return payload, nil
 }
 
 // start starts the init cmd, sends it the spec and waits until it has
