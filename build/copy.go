@@ -183,6 +183,8 @@ type copier struct {
 	// upper is the overlay upper directory of root, when new directories' contents may be
 	// written straight into it.
 	upper string
+	// files, during copyDir, runs a regular file's copy on one of its workers.
+	files func(func() error) error
 }
 
 func (b *Builder) newCopier(root, srcRoot string, c copySpec) (*copier, error) {

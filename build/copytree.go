@@ -1,17 +1,19 @@
 package build
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"unsafe"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -184,8 +186,34 @@ func (cp *copier) rel(src string) string {
 	return src
 }
 
-// copyDir copies the tree under src into dest, skipping ignored paths.
+// copyDir copies the tree under src into dest, skipping ignored paths. The walk makes the
+// directories and links in order; regular files are copied by one worker per core meanwhile:
+// creating and filling thousands of small files is the file system's work, and one core does
+// only half of it while the other hashes the same files for the step's key. Each target appears
+// once in a walk, and copyDir returns only when every file is copied, so what a later source
+// overwrites stays overwritten.
 func (cp *copier) copyDir(src, dest string) error {
+	g, ctx := errgroup.WithContext(context.Background())
+	g.SetLimit(max(2, runtime.GOMAXPROCS(0)))
+	cp.files = func(f func() error) error {
+		if ctx.Err() != nil {
+			return errCopyStopped // a file failed: its error is the one returned
+		}
+		g.Go(f)
+		return nil
+	}
+	defer func() { cp.files = nil }()
+	werr := cp.walkDir(src, dest)
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return werr
+}
+
+// errCopyStopped stops a walk whose file copies failed.
+var errCopyStopped = errors.New("copy stopped")
+
+func (cp *copier) walkDir(src, dest string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", cp.rel(p), err)
@@ -245,6 +273,9 @@ func (cp *copier) copyEntry(src, target string) error {
 		}
 		cp.knownDir(target, filepath.Join(parentMerged, path.Base(target)), upper, errors.Is(lerr, fs.ErrNotExist))
 	case mode.IsRegular():
+		if cp.files != nil {
+			return cp.files(func() error { return cp.copyRegular(src, full, target, mode, st) })
+		}
 		return cp.copyRegular(src, full, target, mode, st)
 	case mode&fs.ModeSymlink != 0:
 		link, err := os.Readlink(src)
@@ -278,9 +309,6 @@ func (cp *copier) own(full string, mode fs.FileMode, isLink bool) error {
 
 func (cp *copier) ownNode(n node, mode fs.FileMode, isLink bool) error {
 	name := n.path
-	if n.f != nil {
-		name = n.f.Name()
-	}
 	if err := setOwner(n, cp.uid, cp.gid); err != nil {
 		return fmt.Errorf("changing owner of %s: %w", name, err)
 	}
@@ -298,45 +326,53 @@ func (cp *copier) ownNode(n node, mode fs.FileMode, isLink bool) error {
 }
 
 // copyRegular copies the regular file src to full (target inside the image), and gives the copy
-// its owner, mode and times through its descriptor.
+// its owner, mode and times through its descriptor. Bare descriptors: an os.File's setup costs
+// several syscalls more, on each of thousands of files.
 func (cp *copier) copyRegular(src, full, target string, mode fs.FileMode, st fs.FileInfo) (err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("copying %s to %s: %w", cp.rel(src), target, err)
 		}
 	}()
-	in, err := os.Open(src)
+	in, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return &fs.PathError{Op: "open", Path: src, Err: err}
 	}
-	defer in.Close()
+	defer unix.Close(in)
 	// Mostly the name is new: look for something to replace only when it is not.
-	flags := os.O_CREATE | os.O_WRONLY | unix.O_NOFOLLOW
-	out, err := os.OpenFile(full, flags|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
+	flags := unix.O_CREAT | unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	out, err := unix.Open(full, flags|unix.O_EXCL, 0o600)
+	if errors.Is(err, unix.EEXIST) {
 		removeNonDir(full)
-		out, err = os.OpenFile(full, flags|os.O_TRUNC, 0o600)
+		out, err = unix.Open(full, flags|unix.O_TRUNC, 0o600)
 	}
 	if err != nil {
+		return &fs.PathError{Op: "create", Path: full, Err: err}
+	}
+	n := node{byFD: true, fd: out, path: full}
+	if err := errors.Join(copyData(out, in, st.Size()), cp.ownNode(n, mode, false), keepTimesFD(out, full, st)); err != nil {
+		unix.Close(out)
 		return err
 	}
-	if err := errors.Join(copyData(out, in, st.Size()), cp.ownNode(node{f: out}, mode, false), keepTimesFD(out, st)); err != nil {
-		out.Close()
-		return err
+	if err := unix.Close(out); err != nil {
+		return &fs.PathError{Op: "close", Path: full, Err: err}
 	}
-	return out.Close()
+	return nil
 }
 
 // copyData copies size bytes from in to out in the kernel (sendfile works from a file on one
 // mount to one on another, the overlay, where copy_file_range does not), and through memory where
 // the kernel refuses.
-func copyData(out, in *os.File, size int64) error {
+func copyData(out, in int, size int64) error {
 	var done int64
 	for done < size {
-		n, err := unix.Sendfile(int(out.Fd()), int(in.Fd()), nil, int(min(size-done, 1<<30)))
+		n, err := unix.Sendfile(out, in, nil, int(min(size-done, 1<<30)))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
 		if err != nil {
 			if done == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)) {
-				break
+				return copyRead(out, in)
 			}
 			return err
 		}
@@ -345,11 +381,32 @@ func copyData(out, in *os.File, size int64) error {
 		}
 		done += int64(n)
 	}
-	if done >= size {
-		return nil
+	return nil
+}
+
+// copyRead copies in to out through a buffer.
+func copyRead(out, in int) error {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	for {
+		n, err := unix.Read(in, *bp)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n == 0 {
+			return err
+		}
+		for b := (*bp)[:n]; len(b) > 0; {
+			w, err := unix.Write(out, b)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			b = b[w:]
+		}
 	}
-	_, err := io.Copy(out, in)
-	return err
 }
 
 // keepTimes gives the copy the source's modification time, as docker does.
@@ -362,11 +419,11 @@ func keepTimes(full string, st fs.FileInfo) error {
 }
 
 // keepTimesFD is keepTimes for an open file.
-func keepTimesFD(f *os.File, st fs.FileInfo) error {
+func keepTimesFD(fd int, name string, st fs.FileInfo) error {
 	// utimensat(fd, NULL, ...) is futimens: nanoseconds, where futimes has microseconds.
 	ts := [2]unix.Timespec{unix.NsecToTimespec(st.ModTime().UnixNano()), unix.NsecToTimespec(st.ModTime().UnixNano())}
-	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
-		return fmt.Errorf("setting times of %s: %w", f.Name(), e)
+	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
+		return fmt.Errorf("setting times of %s: %w", name, e)
 	}
 	return nil
 }

@@ -16,47 +16,63 @@ import (
 // a file's real owner and mode from when the namespace cannot hold them.
 const overrideStat = "user.containers.override_stat"
 
-// node is a file the owner helpers change: an open file, or a path whose last component is not
-// followed (a symlink is changed itself). A copy changes what it just created through its
-// descriptor: one path lookup through the overlay mount instead of four.
+// node is a file the owner helpers change: an open descriptor (byFD), or a path whose last
+// component is not followed (a symlink is changed itself). A copy changes what it just created
+// through its descriptor: one path lookup through the overlay mount instead of four.
 type node struct {
-	f    *os.File
-	path string
+	byFD bool
+	fd   int
+	path string // also names the file in errors
 }
 
 func (n node) chown(uid, gid int) error {
-	if n.f != nil {
-		return unix.Fchown(int(n.f.Fd()), uid, gid)
+	if n.byFD {
+		return unix.Fchown(n.fd, uid, gid)
 	}
 	return unix.Lchown(n.path, uid, gid)
 }
 
 func (n node) chmod(mode os.FileMode) error {
-	if n.f != nil {
-		return n.f.Chmod(mode)
+	if n.byFD {
+		return unix.Fchmod(n.fd, syscallMode(mode))
 	}
 	return os.Chmod(n.path, mode)
 }
 
 func (n node) stat(st *unix.Stat_t) error {
-	if n.f != nil {
-		return unix.Fstat(int(n.f.Fd()), st)
+	if n.byFD {
+		return unix.Fstat(n.fd, st)
 	}
 	return unix.Lstat(n.path, st)
 }
 
 func (n node) getxattr(name string, buf []byte) (int, error) {
-	if n.f != nil {
-		return unix.Fgetxattr(int(n.f.Fd()), name, buf)
+	if n.byFD {
+		return unix.Fgetxattr(n.fd, name, buf)
 	}
 	return unix.Lgetxattr(n.path, name, buf)
 }
 
 func (n node) setxattr(name string, val []byte) error {
-	if n.f != nil {
-		return unix.Fsetxattr(int(n.f.Fd()), name, val, 0)
+	if n.byFD {
+		return unix.Fsetxattr(n.fd, name, val, 0)
 	}
 	return unix.Lsetxattr(n.path, name, val, 0)
+}
+
+// syscallMode is os.Chmod's mapping of a FileMode to mode bits.
+func syscallMode(m os.FileMode) uint32 {
+	o := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		o |= unix.S_ISUID
+	}
+	if m&os.ModeSetgid != 0 {
+		o |= unix.S_ISGID
+	}
+	if m&os.ModeSticky != 0 {
+		o |= unix.S_ISVTX
+	}
+	return o
 }
 
 // lchown gives p an owner. In a single-id user namespace ids other than the
@@ -107,17 +123,7 @@ func setMode(n node, mode os.FileMode) error {
 	if _, err := fmt.Sscanf(string(buf[:sz]), "%d:%d:%o", &uid, &gid, &old); err != nil {
 		return nil
 	}
-	perm := uint32(mode.Perm())
-	if mode&os.ModeSetuid != 0 {
-		perm |= unix.S_ISUID
-	}
-	if mode&os.ModeSetgid != 0 {
-		perm |= unix.S_ISGID
-	}
-	if mode&os.ModeSticky != 0 {
-		perm |= unix.S_ISVTX
-	}
-	val := fmt.Sprintf("%d:%d:%04o", uid, gid, perm)
+	val := fmt.Sprintf("%d:%d:%04o", uid, gid, syscallMode(mode))
 	return n.setxattr(overrideStat, []byte(val))
 }
 
