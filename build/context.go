@@ -103,20 +103,8 @@ func fileDigest(p string) (string, error) {
 	}
 	defer unix.Close(fd)
 	h := sha256.New()
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	for {
-		n, err := unix.Read(fd, *bp)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", p, err)
-		}
-		if n == 0 {
-			break
-		}
-		h.Write((*bp)[:n])
+	if err := readFD(fd, func(b []byte) error { h.Write(b); return nil }); err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

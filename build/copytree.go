@@ -386,17 +386,8 @@ func copyData(out, in int, size int64) error {
 
 // copyRead copies in to out through a buffer.
 func copyRead(out, in int) error {
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	for {
-		n, err := unix.Read(in, *bp)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil || n == 0 {
-			return err
-		}
-		for b := (*bp)[:n]; len(b) > 0; {
+	return readFD(in, func(b []byte) error {
+		for len(b) > 0 {
 			w, err := unix.Write(out, b)
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -405,6 +396,25 @@ func copyRead(out, in int) error {
 				return err
 			}
 			b = b[w:]
+		}
+		return nil
+	})
+}
+
+// readFD reads fd to its end through a pooled buffer, handing each piece to use.
+func readFD(fd int, use func([]byte) error) error {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	for {
+		n, err := unix.Read(fd, *bp)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n == 0 {
+			return err
+		}
+		if err := use((*bp)[:n]); err != nil {
+			return err
 		}
 	}
 }

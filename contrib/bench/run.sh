@@ -185,6 +185,7 @@ for w in $workloads; do
 		# The floor: reading and hashing the same tree as one tar stream.
 		for i in $(seq 1 "$runs"); do
 			rm -f "$work/m.txt"
+			sleep "${BENCH_SETTLE:-0}"
 			"$measure" -o "$work/m.txt" -- "${prefix[@]}" \
 				sh -c "tar -c -C '$work/ctx/copy10k' tree | sha256sum >/dev/null"
 			printf '%s\t%s\t%s\t%s\n' "$w" floor "$i" "$(tr ' ' '\t' <"$work/m.txt")" >>"$raw"
@@ -197,6 +198,7 @@ for w in $workloads; do
 			rm -f "$work/m.txt"
 			"${prefix[@]}" mkdir "$work/cpf/$i"
 			sync
+			sleep "${BENCH_SETTLE:-0}"
 			"$measure" -o "$work/m.txt" -- "${prefix[@]}" cp -a "$work/ctx/copy10k/tree" "$work/cpf/$i/tree"
 			printf '%s\t%s\t%s\t%s\n' "$w" cpfloor "$i" "$(tr ' ' '\t' <"$work/m.txt")" >>"$raw"
 		done
