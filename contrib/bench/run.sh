@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — time kiln against buildah on the workloads under contrib/bench/workloads (`make bench`).
 #
-# Every workload is built BENCH_RUNS times (default 5) by kiln and by buildah in alternating runs,
+# Every workload is built BENCH_RUNS times (default 5) by kiln and by buildah (and docker, when
+# its daemon runs and the bench runs as root) in alternating runs,
 # each run in a fresh store of its own (overlay driver) that first loads the same busybox image
 # (contrib/mkbase.sh, imported by kiln, saved as a docker-archive). Each build runs under
 # contrib/bench/measure, which reports wall time, user+sys CPU time and the peak RSS of the largest
@@ -14,6 +15,9 @@
 #                          NAME's /etc/subuid and /etc/subgid ranges); default: as the caller
 #   BENCH_WORKLOADS="..."  subset of: steps20 mixed mixed-cached copy10k stages2
 #   BENCH_BUILDAH=0        leave buildah out even when it is installed
+#   BENCH_DOCKER=0         leave docker out even when its daemon answers (root runs only)
+#   BENCH_DOCKER_CLI="..." docker clients to try, the first that builds with BuildKit is used
+#                          (default: docker, then /usr/bin/docker)
 #   BENCH_BUILDAH_FLAGS    extra flags for `buildah bud` (for example --jobs 2)
 #   BENCH_OUT=DIR          where results.* go (default contrib/bench)
 #   BENCH_SETTLE=SECONDS   pause before each measured build (default 0; see README: on ext4
@@ -47,6 +51,30 @@ with_buildah=0
 if [ "${BENCH_BUILDAH:-1}" != 0 ] && command -v buildah >/dev/null; then
 	with_buildah=1
 fi
+# docker takes part in root runs when its daemon answers (the daemon is root's; the bench does
+# not start one). Its builds share the daemon's store: cold runs use --no-cache.
+# Its BuildKit builds need a client that has it built in (before 23) or the buildx plugin.
+buildkit_client() {
+	local c major
+	for c in ${BENCH_DOCKER_CLI:-docker /usr/bin/docker}; do
+		command -v "$c" >/dev/null || continue
+		major=$("$c" version -f '{{.Client.Version}}' 2>/dev/null | cut -d. -f1)
+		if [ -n "$major" ] && [ "$major" -lt 23 ] 2>/dev/null || "$c" buildx version >/dev/null 2>&1; then
+			echo "$c"
+			return
+		fi
+	done
+}
+with_docker=0 docker_cli=
+if [ "${BENCH_DOCKER:-1}" != 0 ] && [ -z "$user" ] && [ "$(id -u)" = 0 ] &&
+	command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+	docker_cli=$(buildkit_client)
+	if [ -n "$docker_cli" ]; then
+		with_docker=1
+	else
+		log "docker's daemon runs, but no docker client here builds with BuildKit (no buildx): docker left out"
+	fi
+fi
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/kiln-bench.XXXXXX")
 chmod 0755 "$work"
@@ -56,6 +84,9 @@ cleanup() {
 	for m in $(findmnt -rn -o TARGET | grep -F "$work/" | sort -r || true); do
 		umount -l "$m" 2>/dev/null || true
 	done
+	if [ "$with_docker" = 1 ]; then
+		"$docker_cli" rmi -f bench-steps20 bench-mixed bench-copy10k bench-stages2 localhost/busybox >/dev/null 2>&1 || true
+	fi
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		log "kept $work"
 	else
@@ -120,11 +151,15 @@ base_id=$(kiln_in "$work/base-store" import --change 'CMD ["sh"]' "$work/busybox
 kiln_in "$work/base-store" save -q -o "$work/base-store/busybox.tar" busybox
 mv "$work/base-store/busybox.tar" "$work/busybox.tar"
 chmod a+r "$work/busybox.tar"
+if [ "$with_docker" = 1 ]; then
+	"$docker_cli" load -q -i "$work/busybox.tar" >&2
+fi
 
 load_base() { # TOOL STORE
 	case $1 in
 	kiln) kiln_in "$2" load -q -i "$work/busybox.tar" ;;
 	buildah) buildah_in "$2" pull -q "docker-archive:$work/busybox.tar" ;;
+	docker) ;; # loaded once into the daemon's store
 	esac
 }
 
@@ -142,6 +177,9 @@ build_argv() {
 	buildah) argv=("${prefix[@]}" buildah --root "$store/root" --runroot "$store/run"
 		--storage-driver overlay bud --isolation chroot --layers "${nocache[@]}"
 		${BENCH_BUILDAH_FLAGS:-} -t "bench-$3" "$ctx") ;;
+	# BuildKit, as docker users build; --network=none since the daemon may run without a
+	# bridge (as contrib/golden's does), and no workload needs the network.
+	docker) argv=(env DOCKER_BUILDKIT=1 "$docker_cli" build --network=none "${nocache[@]}" -t "bench-$3" "$ctx") ;;
 	esac
 }
 
@@ -180,6 +218,7 @@ for w in $workloads; do
 		log "$w run $i/$runs"
 		one_run "$w" kiln "$i"
 		[ "$with_buildah" = 0 ] || one_run "$w" buildah "$i"
+		[ "$with_docker" = 0 ] || one_run "$w" docker "$i"
 	done
 	if [ "$w" = copy10k ]; then
 		# The floor: reading and hashing the same tree as one tar stream.
@@ -209,6 +248,7 @@ done
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 commit=$("$kiln" --version | sed 's/^kiln version //')
 buildah_version=$([ "$with_buildah" = 0 ] || buildah --version)
+docker_version=$([ "$with_docker" = 0 ] || "$docker_cli" version -f 'docker {{.Server.Version}}')
 mode=root
 [ -z "$user" ] || mode="rootless ($user)"
 [ "$(id -u)" = 0 ] || mode="rootless ($(id -un))"
@@ -218,7 +258,7 @@ name=results
 jq -R -s --argjson runs "$runs" \
 	--arg nproc "$(nproc)" --arg cpu "$cpu_model" --arg kernel "$(uname -r)" \
 	--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$commit" \
-	--arg buildah "$buildah_version" --arg mode "$mode" --arg base "$base_id" \
+	--arg buildah "$buildah_version" --arg docker "$docker_version" --arg mode "$mode" --arg base "$base_id" \
 	--argjson settle "${BENCH_SETTLE:-0}" --arg fs "$(findmnt -no FSTYPE -T "$work" | head -1)" '
 	def median: sort | if length == 0 then null
 		elif length % 2 == 1 then .[length / 2 | floor]
@@ -228,7 +268,7 @@ jq -R -s --argjson runs "$runs" \
 		 user_s: (.[4] | tonumber), sys_s: (.[5] | tonumber), maxrss_kib: (.[6] | tonumber),
 		 exit: (.[7] | tonumber)}] as $raw |
 	{machine: {nproc: ($nproc | tonumber), cpu: $cpu, kernel: $kernel, date: $date,
-	           kiln_commit: $commit, buildah_version: $buildah, mode: $mode,
+	           kiln_commit: $commit, buildah_version: $buildah, docker_version: $docker, mode: $mode,
 	           runs: $runs, settle_s: $settle, storage_driver: "overlay", work_fs: $fs,
 	           base_image: $base},
 	 summary: [$raw | group_by(.workload, .tool)[] |
@@ -260,6 +300,14 @@ jq -r --arg order "$workloads" '
 		"\(if $wall.kiln and $wall.buildah then ($wall.kiln / $wall.buildah | f(2)) else "—" end) | " +
 		"\(cell($w; "kiln"; 2; "median_cpu_s")) | \(cell($w; "buildah"; 2; "median_cpu_s")) | " +
 		"\(cell($w; "kiln"; 0; "median_maxrss_mib")) | \(cell($w; "buildah"; 0; "median_maxrss_mib")) |"),
+	(if (.summary | map(select(.tool == "docker")) | length) > 0 then
+		"", "docker (\(.machine.docker_version), BuildKit; its CPU time and memory are in the daemon, which measure does not see):", "",
+		"| workload | docker median wall (s) | ratio kiln/docker |", "|---|---:|---:|",
+		(. as $r | $order | split(" ")[] | select(length > 0) as $w | $r |
+			(.summary | map(select(.workload == $w and .ok > 0)) | map({(.tool): .median_wall_s}) | add // {}) as $wall |
+			"| \($w) | \(cell($w; "docker"; 2; "median_wall_s")) | " +
+			"\(if $wall.kiln and $wall.docker then ($wall.kiln / $wall.docker | f(2)) else "—" end) |")
+	else empty end),
 	(.summary | map(select(.tool == "floor"))[0] // empty |
 		"", "copy10k floor (`tar -c | sha256sum` over the same tree): median wall \(.median_wall_s | f(2)) s, CPU \(.median_cpu_s | f(2)) s."),
 	(.summary | map(select(.tool == "cpfloor"))[0] // empty |
