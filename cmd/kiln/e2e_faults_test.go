@@ -251,6 +251,50 @@ func TestE2EFaultsConcurrentBuildsAndPrune(t *testing.T) {
 	wantCleanStore(t, s)
 }
 
+// TestE2EFaultsConcurrentSameLayers runs reproducible builds of one Dockerfile side by side on one
+// store, without the cache, three rounds: every step of every build makes a layer with the same
+// chain id as its peers', so kiln's create path meets the "id taken" case under contention (where
+// containers/storage would replace a stored layer's contents if asked to create it again).
+func TestE2EFaultsConcurrentSameLayers(t *testing.T) {
+	e2eTest(t)
+	s := faultStore(t)
+	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo one > /a && dd if=/dev/zero of=/z bs=1M count=2 2>/dev/null\n" +
+		"COPY . /ctx\nRUN cat /a /ctx/c > /m\n", "c": "c\n"})
+	const builders = 4
+	ids := make([][]string, builders)
+	var wg sync.WaitGroup
+	for i := range builders {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for round := range 3 {
+				r, err := s.exec("", "build", "-q", "--no-cache", "--timestamp", "1700000000", "-t", fmt.Sprintf("same%d", i), dir)
+				if err != nil || r.code != 0 {
+					t.Errorf("build %d round %d: %v exit %d\n%s", i, round, err, r.code, r.stderr)
+					return
+				}
+				ids[i] = append(ids[i], strings.TrimSpace(r.stdout))
+			}
+		}(i)
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for i := range builders {
+		for _, id := range ids[i] {
+			if id != ids[0][0] {
+				t.Errorf("build %d made image %s, build 0 made %s: the same reproducible build", i, id, ids[0][0])
+			}
+		}
+		if got := exportFile(t, s, fmt.Sprintf("same%d", i), "m"); got != "one\nc\n" {
+			t.Errorf("same%d: /m = %q", i, got)
+		}
+	}
+	settle(t, s)
+	wantCleanStore(t, s)
+}
+
 func TestE2ESystemCheck(t *testing.T) {
 	e2eTest(t)
 	s := faultStore(t)
