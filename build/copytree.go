@@ -34,8 +34,8 @@ func (cp *copier) resolve(p string) (string, error) {
 // through symlinks.
 //
 // A directory the copy made itself, where nothing was, holds nothing from the image: its contents
-// are written straight into the overlay's upper directory (full is then the path there), which
-// is what the overlay would have done, at half the cost of creating each file through it. The
+// are written straight into the overlay's upper directory (at upper), which is what the overlay
+// would have done, at half the cost of creating each file through it. The
 // merged view of those paths is never looked at again before the mount goes (the step's layer is
 // read from the upper directory), so the overlay's caches not seeing them does not matter.
 type knownDir struct {
