@@ -11,6 +11,8 @@ import (
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/kiln-build/kiln/storage"
 )
 
 // cacheEntry is what a step left behind: the layer it made ("" when it
@@ -74,18 +76,7 @@ func (c *cache) put(key digest.Digest, e cacheEntry) error {
 	if err != nil {
 		return fmt.Errorf("encoding cache entry: %w", err)
 	}
-	tmp, err := os.CreateTemp(c.dir, ".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing cache entry: %w", err)
-	}
-	_, werr := tmp.Write(b)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing cache entry: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), c.path(key)); err != nil {
-		os.Remove(tmp.Name())
+	if err := storage.WriteFileAtomic(c.path(key), b); err != nil {
 		return fmt.Errorf("writing cache entry: %w", err)
 	}
 	return nil

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kiln-build/kiln/storage"
 )
 
 // statCache remembers the content digests of a build context's files by
@@ -78,16 +80,7 @@ func (c *statCache) save() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("writing the context's stat cache: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing the context's stat cache: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, werr := f.Write(b)
-	if err := errors.Join(werr, f.Close()); err != nil {
-		return fmt.Errorf("writing the context's stat cache %s: %w", f.Name(), err)
-	}
-	if err := os.Rename(f.Name(), c.file); err != nil {
+	if err := storage.WriteFileAtomic(c.file, b); err != nil {
 		return fmt.Errorf("writing the context's stat cache: %w", err)
 	}
 	c.dirty = false

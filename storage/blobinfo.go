@@ -142,27 +142,14 @@ func (r *blobRecord) lock() (func(), error) {
 	return unlock, nil
 }
 
-// write replaces the record file with entries, through a temporary file
-// and a rename.
+// write replaces the record file with entries.
 func (r *blobRecord) write(entries []blobEntry) error {
 	data, err := json.Marshal(blobRecordFile{Version: blobRecordVersion, Entries: entries})
 	if err != nil {
 		return fmt.Errorf("encoding blob record %s: %w", r.path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(r.path), ".blobinfo-*.json")
-	if err != nil {
+	if err := WriteFileAtomic(r.path, data); err != nil {
 		return fmt.Errorf("writing blob record %s: %w", r.path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing blob record %s: %w", r.path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing blob record %s: %w", r.path, err)
-	}
-	if err := os.Rename(tmp.Name(), r.path); err != nil {
-		return fmt.Errorf("replacing blob record %s: %w", r.path, err)
 	}
 	return nil
 }

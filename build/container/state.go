@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kiln-build/kiln/storage"
 )
 
 // Statuses of a run container.
@@ -75,17 +77,7 @@ func (s *State) Write(dir string) error {
 	if err != nil {
 		return fmt.Errorf("encoding state of container %s: %w", s.Name, err)
 	}
-	tmp, err := os.CreateTemp(dir, stateFile+".*")
-	if err != nil {
-		return fmt.Errorf("writing state of container %s: %w", s.Name, err)
-	}
-	_, werr := tmp.Write(data)
-	if err := errors.Join(werr, tmp.Close()); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing state of container %s: %w", s.Name, err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, stateFile)); err != nil {
-		os.Remove(tmp.Name())
+	if err := storage.WriteFileAtomic(filepath.Join(dir, stateFile), data); err != nil {
 		return fmt.Errorf("writing state of container %s: %w", s.Name, err)
 	}
 	return nil
