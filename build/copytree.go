@@ -57,18 +57,20 @@ func (cp *copier) resolveDir(p string) (write, merged string, err error) {
 }
 
 // knownDir records that the destination's directory p is the real directory merged under the
-// mount. upper is its path in the upper directory when its entries go there directly: when the
-// copy just made it where nothing was (made), or made it in such a directory (upper given).
-func (cp *copier) knownDir(p, merged, upper string, made bool) {
+// mount. fresh says nothing from the image is in it: the copy made it where nothing was, or it is
+// inside such a directory. Its entries then go straight into the upper directory, where it has
+// the same path relative to the root.
+func (cp *copier) knownDir(p, merged string, fresh bool) {
 	if cp.dirs == nil {
 		cp.dirs = map[string]knownDir{}
 	}
-	if upper == "" && made && cp.upper != "" {
+	d := knownDir{merged: merged}
+	if fresh && cp.upper != "" {
 		if rel, err := filepath.Rel(cp.root, merged); err == nil && !strings.HasPrefix(rel, "..") {
-			upper = filepath.Join(cp.upper, rel)
+			d.upper = filepath.Join(cp.upper, rel)
 		}
 	}
-	cp.dirs[path.Clean("/"+p)] = knownDir{merged: merged, upper: upper}
+	cp.dirs[path.Clean("/"+p)] = d
 }
 
 // forgetDirs drops what is known under p, which is about to be replaced.
@@ -103,7 +105,7 @@ func (cp *copier) mkdirAll(p string) (string, error) {
 		if !st.IsDir() {
 			return "", fmt.Errorf("%s exists in the image and is not a directory", p)
 		}
-		cp.knownDir(p, full, "", false)
+		cp.knownDir(p, full, false)
 		return full, nil
 	}
 	made := true
@@ -130,7 +132,7 @@ func (cp *copier) mkdirAll(p string) (string, error) {
 			return "", fmt.Errorf("changing owner of %s: %w", p, err)
 		}
 	}
-	cp.knownDir(p, full, "", made)
+	cp.knownDir(p, full, made)
 	return full, nil
 }
 
@@ -267,11 +269,8 @@ func (cp *copier) copyEntry(src, target string) error {
 				return fmt.Errorf("creating %s: %w", target, err)
 			}
 		}
-		upper := ""
-		if parent != parentMerged {
-			upper = full // inside a directory the copy made: still in the upper directory
-		}
-		cp.knownDir(target, filepath.Join(parentMerged, path.Base(target)), upper, errors.Is(lerr, fs.ErrNotExist))
+		// In a directory the copy made (parent is then in the upper directory), all is fresh.
+		cp.knownDir(target, filepath.Join(parentMerged, path.Base(target)), errors.Is(lerr, fs.ErrNotExist) || parent != parentMerged)
 	case mode.IsRegular():
 		if cp.files != nil {
 			return cp.files(func() error { return cp.copyRegular(src, full, target, mode, st) })

@@ -41,6 +41,15 @@ type recordingProxy struct {
 	hide map[string]int
 }
 
+// reuseSetup starts what every push-reuse test needs: a registry, a recording proxy in front of
+// it, and a repository namespace of the test's own under prefix.
+func reuseSetup(t *testing.T, prefix string) (*registry, *recordingProxy, string) {
+	t.Helper()
+	e2eTest(t)
+	r := startRegistry(t)
+	return r, startRecordingProxy(t, r), uniqueRepo(prefix)
+}
+
 func startRecordingProxy(t *testing.T, r *registry) *recordingProxy {
 	t.Helper()
 	p := &recordingProxy{hide: map[string]int{}}
@@ -222,10 +231,7 @@ func pushDigest(t *testing.T, s store, r *registry, image, dest string) string {
 }
 
 func TestE2EPushReuseLayers(t *testing.T) {
-	e2eTest(t)
-	r := startRegistry(t)
-	p := startRecordingProxy(t, r)
-	ns := uniqueRepo("e2e/reuse")
+	r, p, ns := reuseSetup(t, "e2e/reuse")
 	const layerSize = 2 << 20
 	layerTar := randomLayerTar(t, layerSize)
 	s := newStore(t)
@@ -320,10 +326,7 @@ func TestE2EPushReuseLayers(t *testing.T) {
 // containers/image does, so containers/image asks kiln for the blob kiln presented in place of the
 // layer. The push is made again without substitutions and succeeds.
 func TestE2EPushReuseVanished(t *testing.T) {
-	e2eTest(t)
-	r := startRegistry(t)
-	p := startRecordingProxy(t, r)
-	ns := uniqueRepo("e2e/vanish")
+	r, p, ns := reuseSetup(t, "e2e/vanish")
 	s := newStore(t)
 	s.mustKiln(t, "import", randomLayerTar(t, 1<<20), "e2e-vanish")
 	d1 := pushDigest(t, s, r, "e2e-vanish", "docker://"+p.host+"/"+ns+"/a:v1")
@@ -348,10 +351,7 @@ func TestE2EPushReuseVanished(t *testing.T) {
 // TestE2EPushReusePulledBase: an image pulled into a fresh store and built on with one RUN step is
 // pushed to another repository: only the new layer and the new config are uploaded.
 func TestE2EPushReusePulledBase(t *testing.T) {
-	e2eTest(t)
-	r := startRegistry(t)
-	p := startRecordingProxy(t, r)
-	ns := uniqueRepo("e2e/reusebase")
+	r, p, ns := reuseSetup(t, "e2e/reusebase")
 	tarPath := baseImage(t)
 	s1 := newStore(t)
 	s1.mustKiln(t, "import", "--change", `CMD ["sh"]`, tarPath, "e2e-reusebase")
@@ -396,10 +396,7 @@ func TestE2EPushReusePulledBase(t *testing.T) {
 // TestE2EPushReuseList: the images of a pushed manifest list are recorded too, so pushing one of
 // them on its own to another repository uploads nothing.
 func TestE2EPushReuseList(t *testing.T) {
-	e2eTest(t)
-	r := startRegistry(t)
-	p := startRecordingProxy(t, r)
-	ns := uniqueRepo("e2e/reuselist")
+	r, p, ns := reuseSetup(t, "e2e/reuselist")
 	s := newStore(t)
 	s.mustKiln(t, "import", randomLayerTar(t, 1<<20), "e2e-reuselist-one")
 	s.mustKiln(t, "import", "--arch", "arm64", randomLayerTar(t, 1<<20), "e2e-reuselist-two")
