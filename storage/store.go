@@ -38,6 +38,9 @@ type Store struct {
 	// staleOnce removes what killed kilns left in this store, before its first work directory.
 	staleOnce sync.Once
 	staleErr  error
+	// adoptOnce decides CanAdoptUpper once: asking the store for its driver takes its lock.
+	adoptOnce sync.Once
+	canAdopt  bool
 }
 
 // Open opens (creating if needed) the store selected by opts.

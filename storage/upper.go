@@ -14,12 +14,15 @@ import (
 // CanAdoptUpper reports whether PutUpper can turn an upper directory into a
 // layer by moving it: only the overlay driver stores layers in that form.
 func (st *Store) CanAdoptUpper() bool {
-	drv, err := st.s.GraphDriver()
-	if err != nil {
-		return false
-	}
-	_, ok := drv.(drivers.DriverWithDiffer)
-	return ok && st.Driver() == "overlay"
+	st.adoptOnce.Do(func() {
+		drv, err := st.s.GraphDriver()
+		if err != nil {
+			return
+		}
+		_, ok := drv.(drivers.DriverWithDiffer)
+		st.canAdopt = ok && st.Driver() == "overlay"
+	})
+	return st.canAdopt
 }
 
 // chainID is the id containers/image gives the layer with diff id diffID on
