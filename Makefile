@@ -40,7 +40,7 @@ FUZZ      := ./build:FuzzIgnored ./build:FuzzExtractEntry ./overlay:FuzzDiffWhit
 fuzz:
 	@set -e; for t in $(FUZZ); do \
 		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+		GO=$(GO) bash contrib/ci/fuzz.sh "$${t%%:*}" "$${t#*:}" $(FUZZTIME); \
 	done
 
 vet:
