@@ -58,9 +58,13 @@ const stagingAttempts = 3
 // (putlayer.go) but copies into the store (pull, load, commit of a layer kiln did not store
 // itself) still meet: another process reloading its layer store removes a staging directory
 // between its creation and its locking, and the copy fails with ENOENT on
-// ".../temp-dir-N/...". Nothing was stored; the next try stages afresh.
+// ".../temp-dir-N/...", or, when the layer's unpacker (a child chrooted into the staging
+// directory) loses it, with that child's output as text: "unpacking failed (error: exit status 1;
+// output: open /name: no such file or directory)". Nothing was stored; the next try stages afresh.
 func stagingLost(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) && strings.Contains(err.Error(), "/temp-dir-")
+	msg := err.Error()
+	return errors.Is(err, fs.ErrNotExist) && strings.Contains(msg, "/temp-dir-") ||
+		strings.Contains(msg, "unpacking failed (") && strings.Contains(msg, ": no such file or directory)")
 }
 
 // retryable reports whether err may pass on a second try: a network error,

@@ -61,6 +61,9 @@ func TestStagingLost(t *testing.T) {
 		{&os.PathError{Op: "open", Path: "/s/overlay/abc/diff/etc/passwd", Err: syscall.ENOENT}, false},
 		{&os.PathError{Op: "open", Path: "/s/overlay/tempdirs/temp-dir-1/x", Err: syscall.EACCES}, false},
 		{errors.New("rename /tmp/temp-dir-1/0-addition: no such file or directory"), false}, // not an ENOENT
+		// The unpacker's output, as containers/storage passes it on (seen in CI during a load).
+		{errors.New(`writing blob: adding layer with blob "sha256:9c85": unpacking failed (error: exit status 1; output: open /loaded: no such file or directory)`), true},
+		{errors.New(`adding layer: unpacking failed (error: exit status 1; output: invalid tar header)`), false},
 	} {
 		if got := stagingLost(tc.err); got != tc.want {
 			t.Errorf("stagingLost(%v) = %v, want %v", tc.err, got, tc.want)
